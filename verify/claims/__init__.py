@@ -1,0 +1,1 @@
+"""One module per source; each exposes ``CLAIMS``, a list of :class:`verify.claim.Claim`."""

@@ -1,0 +1,104 @@
+"""Parsing of command-line values without eval: numbers, batch sizes, lists and spectrum SPECs.
+
+SPEC (``--spectrum``): comma-separated numbers, ``linspace:LO:HI:D``, ``geomspace:LO:HI:D``, or
+``@FILE`` (whitespace/comma separated text, or a ``.npy`` array).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+from theory.errors import InputError
+from theory.parse import parse_number_exact
+
+
+def parse_number(text: str, param: str) -> float:
+    """A decimal or a fraction like '1/3', as a float."""
+    return float(parse_number_exact(text, param))
+
+
+def parse_positive(text: str, param: str) -> float:
+    v = parse_number(text, param)
+    if not v > 0:
+        raise InputError(param, f"must be > 0, got {text}")
+    return v
+
+
+def parse_momentum(text: str, param: str = "momentum") -> float:
+    v = parse_number(text, param)
+    if not 0 <= v < 1:
+        raise InputError(param, f"must lie in [0, 1), got {text}")
+    return v
+
+
+def parse_batch(text, param: str = "batch"):
+    """An integer >= 1, or 'inf' (deterministic)."""
+    t = str(text).strip().lower()
+    if t in ("inf", "infinity", "∞"):
+        return math.inf
+    try:
+        v = int(t)
+    except ValueError:
+        raise InputError(param, f"must be a positive integer or 'inf', got {text!r}") from None
+    if v < 1:
+        raise InputError(param, f"must be >= 1, got {v}")
+    return v
+
+
+def parse_list(text: str, item, param: str) -> list:
+    """Comma-separated list parsed item by item with ``item(text, param)``."""
+    parts = [p for p in str(text).split(",")]
+    if not parts or any(not p.strip() for p in parts):
+        raise InputError(param, f"malformed list {text!r} (comma-separated, no empty entries)")
+    return [item(p.strip(), param) for p in parts]
+
+
+def load_array(path_text: str, param: str, ndim: int | None = None) -> np.ndarray:
+    """Read a .npy file or a text file of numbers (rows on lines, entries split by whitespace or commas)."""
+    path = Path(path_text)
+    if not path.is_file():
+        raise InputError(param, f"cannot read file {path_text!r}")
+    try:
+        if path.suffix == ".npy":
+            arr = np.load(path, allow_pickle=False)
+        else:
+            rows = [ln.replace(",", " ").split() for ln in path.read_text().splitlines()]
+            rows = [r for r in rows if r and not r[0].startswith("#")]
+            arr = np.array([[parse_number(v, param) for v in r] for r in rows], dtype=float)
+            if ndim == 1 or (arr.ndim == 2 and (arr.shape[0] == 1 or arr.shape[1] == 1) and ndim != 2):
+                arr = arr.ravel()
+    except InputError:
+        raise
+    except Exception as exc:  # numpy's own messages for corrupt files
+        raise InputError(param, f"cannot read file {path_text!r}: {exc}") from None
+    arr = np.asarray(arr, dtype=float)
+    if ndim is not None and arr.ndim != ndim:
+        raise InputError(param, f"file {path_text!r} holds a {arr.ndim}-d array, expected {ndim}-d")
+    return arr
+
+
+def parse_spec(text: str, param: str = "spectrum") -> np.ndarray:
+    """A spectrum SPEC as a float array (validated by the sampling model)."""
+    t = str(text).strip()
+    if not t:
+        raise InputError(param, "empty SPEC")
+    if t.startswith("@"):
+        return load_array(t[1:], param, ndim=1)
+    head = t.split(":")[0]
+    if head in ("linspace", "geomspace"):
+        parts = t.split(":")
+        if len(parts) != 4:
+            raise InputError(param, f"malformed SPEC {text!r} (use {head}:LO:HI:D)")
+        lo, hi = parse_number(parts[1], param), parse_number(parts[2], param)
+        try:
+            count = int(parts[3])
+        except ValueError:
+            raise InputError(param, f"malformed SPEC {text!r}: D must be an integer") from None
+        if count < 1:
+            raise InputError(param, f"malformed SPEC {text!r}: D must be >= 1")
+        if head == "geomspace" and (lo <= 0 or hi <= 0):
+            raise InputError(param, f"geomspace needs LO, HI > 0 in {text!r}")
+        return (np.linspace if head == "linspace" else np.geomspace)(lo, hi, count)
+    return np.array(parse_list(t, parse_number, param), dtype=float)
