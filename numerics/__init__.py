@@ -1,0 +1,1 @@
+"""Numbers from theory's expressions: operators, spectral radii, tuning, Monte Carlo."""

@@ -1,0 +1,177 @@
+"""Theory's expressions turned into numeric kernels (lambdify), and the second-moment operator T
+applied to numeric matrices (MATH.md §4):
+
+    T(S) = Mbar S Mbar^T + (b b^T) ⊗ C_B(Y),  Y = (c^T ⊗ I) S (c ⊗ I),  Mbar = A ⊗ I + b c^T ⊗ H,
+    C_B(Y) = f_B (E[G Y G^T] - H Y H^T).
+
+For decoupled models (MATH.md §5) the per-eigenvalue blocks D(lambda_i), couplings u_i, v_i and the
+secular term phi(z, lambda) come from ``theory.moments`` through lambdify, vectorised over lambda and
+over parameter grids.
+"""
+from __future__ import annotations
+
+import math
+from functools import lru_cache
+
+import numpy as np
+import sympy as sp
+
+from theory import symbols
+from theory.methods import Method, get_method
+from theory.moments import decoupled_block, secular_term, vech_index
+from theory.sampling import DecoupledNoise, Gaussian, RankOneModel, SamplingModel
+
+F_B = sp.Symbol("f_B", nonnegative=True)
+_ARGS = (symbols.lam, symbols.eta, symbols.beta, F_B, symbols.tau)
+
+
+def as_method(method) -> Method:
+    return get_method(method) if isinstance(method, str) else method
+
+
+def _broadcast_entries(funcs, shape_tail, vals, dtype=float):
+    shape = np.broadcast(*[np.asarray(v) for v in vals]).shape
+    out = np.empty(shape + (len(funcs),), dtype=dtype)
+    for k, g in enumerate(funcs):
+        out[..., k] = g(*vals)
+    return out.reshape(shape + shape_tail)
+
+
+def lambdify_matrix(M: sp.Matrix, args, module: str = "numpy"):
+    """f(*args) -> array of shape broadcast(args).shape + M.shape, entries lambdified one by one."""
+    funcs = [sp.lambdify(args, e, module) for e in M]
+    if module == "mpmath":
+        import mpmath as mp
+        return lambda *vals: mp.matrix([[funcs[i * M.shape[1] + j](*vals) for j in range(M.shape[1])]
+                                        for i in range(M.shape[0])])
+    return lambda *vals: _broadcast_entries(funcs, M.shape, vals)
+
+
+@lru_cache(maxsize=None)
+def triple_kernel(method: Method, module: str = "numpy"):
+    """(eta, beta) -> (A, b, c) as arrays (or mpmath matrices)."""
+    args = (symbols.eta, symbols.beta)
+    fA, fb, fc = (lambdify_matrix(m, args, module) for m in (method.A, method.b, method.c))
+    if module == "mpmath":
+        return lambda e, bt: (fA(e, bt), fb(e, bt), fc(e, bt))
+    return lambda e, bt: (fA(e, bt), fb(e, bt)[..., 0], fc(e, bt)[..., 0])
+
+
+def method_arrays(method, lr, momentum):
+    """Float (A (s, s), b (s,), c (s,)) of a method at step ``lr`` and momentum ``momentum``."""
+    return triple_kernel(as_method(method))(float(lr), float(momentum))
+
+
+@lru_cache(maxsize=None)
+def decoupled_kernel(method: Method, noise: DecoupledNoise, module: str = "numpy"):
+    """(lambda, eta, beta, f_B, tau) -> (D (..., k, k), u (..., k), v (..., k)), k = s(s+1)/2."""
+    D, u, v = decoupled_block(method, noise, fB=F_B)
+    fD, fu, fv = (lambdify_matrix(m, _ARGS, module) for m in (D, u, v))
+    if module == "mpmath":
+        return lambda *a: (fD(*a), fu(*a), fv(*a))
+    return lambda *a: (fD(*a), fu(*a)[..., 0], fv(*a)[..., 0])
+
+
+@lru_cache(maxsize=None)
+def secular_kernel(method: Method, noise: DecoupledNoise, module: str = "numpy"):
+    """(z, lambda, eta, beta, f_B, tau) -> phi(z, lambda) = v^T (z I - D)^{-1} u (one fraction)."""
+    return sp.lambdify((symbols.z,) + _ARGS, secular_term(method, noise, F_B), module)
+
+
+def batch_factor_value(model: SamplingModel, batch) -> float:
+    """f_B as a float (0 at batch = inf)."""
+    return 0.0 if batch == math.inf else float(model.batch_factor(batch))
+
+
+class DecoupledProblem:
+    """Arrays of the decoupled reduction T = blockdiag(D_i) + u v^T for one parameter point.
+
+    Attributes: ``lam`` (d,), ``D`` (d, k, k), ``u`` (d, k), ``v`` (d, k), ``fB``, ``tau`` = tr H.
+    """
+
+    def __init__(self, method, model: SamplingModel, batch, lr, momentum):
+        if model.decoupled is None:
+            raise ValueError(f"model {model.name} is not decoupled")
+        self.method, self.model = as_method(method), model
+        self.lam = model.spectrum_array()
+        self.fB = batch_factor_value(model, batch)
+        self.tau = float(np.sum(self.lam))
+        self.lr, self.momentum = float(lr), float(momentum)
+        self.D, self.u, self.v = decoupled_kernel(self.method, model.decoupled)(
+            self.lam, self.lr, self.momentum, self.fB, self.tau)
+
+    def secular(self, z):
+        """F(z) = sum_i phi(z, lambda_i) evaluated with the lambdified closed-form fraction."""
+        phi = secular_kernel(self.method, self.model.decoupled)
+        z = np.asarray(z, dtype=float)
+        return np.sum(phi(z[..., None], self.lam, self.lr, self.momentum, self.fB, self.tau), axis=-1)
+
+    def dense(self) -> np.ndarray:
+        """blockdiag(D_i) + u v^T as a dense (d k) x (d k) matrix (small d only)."""
+        d, k = self.u.shape
+        T = np.zeros((d * k, d * k))
+        for i in range(d):
+            T[i * k:(i + 1) * k, i * k:(i + 1) * k] = self.D[i]
+        return T + np.outer(self.u.ravel(), self.v.ravel())
+
+
+class SecondMomentOperator:
+    """T on symmetric (s d) x (s d) matrices for any model, applied matrix-free.
+
+    Cost per application: O((s d)^3) for Mbar S Mbar^T plus O(n d^2) for rank-one components
+    (E[G Y G^T] = sum_i p_i (y_i^T Y y_i) x_i x_i^T), O(d^3) for gaussian (2 H Y H + tr(H Y) H).
+    """
+
+    def __init__(self, method, model: SamplingModel, batch, lr, momentum):
+        self.method, self.model = as_method(method), model
+        self.A, self.b, self.c = method_arrays(self.method, lr, momentum)
+        self.H = model.hessian_array()
+        self.d, self.s = self.H.shape[0], self.A.shape[0]
+        self.fB = batch_factor_value(model, batch)
+        self.Mbar = np.kron(self.A, np.eye(self.d)) + np.kron(np.outer(self.b, self.c), self.H)
+        if isinstance(model, RankOneModel):
+            self.p, self.X, self.Yv = model.component_arrays()
+
+    def second_moment(self, Y: np.ndarray) -> np.ndarray:
+        """E[G_xi Y G_xi^T] for one draw."""
+        if isinstance(self.model, Gaussian):
+            H = self.H
+            return 2 * H @ Y @ H + np.trace(H @ Y) * H
+        w = self.p * np.einsum("ij,jk,ik->i", self.Yv, Y, self.Yv)
+        return (self.X * w[:, None]).T @ self.X
+
+    def covariance(self, Y: np.ndarray) -> np.ndarray:
+        """C_B(Y) = f_B (E[G Y G^T] - H Y H^T)."""
+        if self.fB == 0.0:
+            return np.zeros_like(Y)
+        return self.fB * (self.second_moment(Y) - self.H @ Y @ self.H.T)
+
+    def output_moment(self, S: np.ndarray) -> np.ndarray:
+        """Y = (c^T ⊗ I) S (c ⊗ I) = sum_{a, b} c_a c_b S_ab (d x d blocks)."""
+        d = self.d
+        blocks = S.reshape(self.s, d, self.s, d)
+        return np.einsum("a,b,aibj->ij", self.c, self.c, blocks)
+
+    def apply(self, S: np.ndarray) -> np.ndarray:
+        """T(S) for one symmetric (s d) x (s d) matrix."""
+        out = self.Mbar @ S @ self.Mbar.T
+        return out + np.kron(np.outer(self.b, self.b), self.covariance(self.output_moment(S)))
+
+    def vech_matrix(self) -> np.ndarray:
+        """Dense matrix of T in the vech basis (size m = sd(sd+1)/2; small d only)."""
+        m = self.s * self.d
+        idx = vech_index(m)
+        rows, cols = np.array([i for i, _ in idx]), np.array([j for _, j in idx])
+        T = np.empty((len(idx), len(idx)))
+        for k, (i, j) in enumerate(idx):
+            E = np.zeros((m, m))
+            E[i, j] = E[j, i] = 1.0
+            T[:, k] = self.apply(E)[rows, cols]
+        return T
+
+    def iterate(self, S0: np.ndarray, steps: int) -> list[np.ndarray]:
+        """S_0, T(S_0), ..., T^steps(S_0): the exact second-moment recursion."""
+        out = [S0]
+        for _ in range(steps):
+            out.append(self.apply(out[-1]))
+        return out
