@@ -1,0 +1,45 @@
+"""A claim of a paper as data, and its verdict as data (read by the runner, the report, the JSON
+output and the tests alike)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+HOLDS, FAILS, INCONCLUSIVE = "holds", "fails", "inconclusive"
+
+
+@dataclass
+class Verdict:
+    """Outcome of one check.
+
+    verdict : "holds" | "fails" | "inconclusive".
+    numbers : the measured numbers that decided it, as printable values (strings carrying their
+              precision, e.g. "0.9361 (8 digits)", "[0.41, 0.44] (99% CI)"), or plain floats/ints.
+    routes  : the independent routes that agreed, e.g. ["symbolic", "numeric (secular, double)",
+              "Monte Carlo (99% CI)"].
+    method  : how it was checked, in words (instances, tolerances).
+    precision : the precision of the deciding numbers, in words.
+    """
+
+    verdict: str
+    numbers: dict[str, Any] = field(default_factory=dict)
+    routes: list[str] = field(default_factory=list)
+    method: str = ""
+    precision: str = ""
+    figures: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Claim:
+    """id, source (paper + theorem/section), statement in words (as the paper states it, never
+    stronger), the check, and its tolerance. ``quick`` claims run in ``check --quick``."""
+
+    id: str
+    source: str
+    statement: str
+    check: Callable[..., Verdict]
+    tolerance: str = ""
+    quick: bool = True
+
+    def run(self, **options) -> Verdict:
+        return self.check(**options)
