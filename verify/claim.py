@@ -27,12 +27,18 @@ class Verdict:
     method: str = ""
     precision: str = ""
     figures: list[str] = field(default_factory=list)
+    plots: list[dict] = field(default_factory=list)   # data the report draws (verify.report.PLOTTERS)
 
 
 @dataclass
 class Claim:
     """id, source (paper + theorem/section), statement in words (as the paper states it, never
-    stronger), the check, and its tolerance. ``quick`` claims run in ``check --quick``."""
+    stronger), the check, and its tolerance. ``quick`` claims run in ``check --quick``.
+
+    ``reading``: how sure the statement's reading is (MATH.md): "exact" (a textbook formula),
+    "as reported" (read from MATH.md's account of the paper), "uncertain" (our own reading of a result
+    whose text is not available). The runner demotes "holds" to "inconclusive" for "uncertain" readings.
+    """
 
     id: str
     source: str
@@ -40,6 +46,7 @@ class Claim:
     check: Callable[..., Verdict]
     tolerance: str = ""
     quick: bool = True
+    reading: str = "exact"
 
     def run(self, **options) -> Verdict:
         return self.check(**options)
