@@ -136,7 +136,7 @@ class SecondMomentOperator:
         """E[G_xi Y G_xi^T] for one draw."""
         if isinstance(self.model, Gaussian):
             H = self.H
-            return 2 * H @ Y @ H + np.trace(H @ Y) * H
+            return H @ (Y + Y.T) @ H + np.trace(H @ Y) * H
         w = self.p * np.einsum("ij,jk,ik->i", self.Yv, Y, self.Yv)
         return (self.X * w[:, None]).T @ self.X
 
@@ -175,3 +175,48 @@ class SecondMomentOperator:
         for _ in range(steps):
             out.append(self.apply(out[-1]))
         return out
+
+
+# --------------------------------------------------------------------------------------------------
+# polynomial coefficients in z (added for numerics.spectral / numerics.certify)
+# --------------------------------------------------------------------------------------------------
+def _coefficient_kernel(coeffs, args, module: str):
+    """f(*args) -> array (..., len(coeffs)) (numpy) or list of values (mpmath / other modules)."""
+    if module == "numpy":
+        f = lambdify_matrix(sp.Matrix([coeffs]), args, module)
+        return lambda *vals: f(*vals)[..., 0, :]
+    funcs = [sp.lambdify(args, c, module) for c in coeffs]
+    return lambda *vals: [g(*vals) for g in funcs]
+
+
+def _monic_coefficients(poly_expr, lead=None):
+    """Coefficients in z (highest first) of a polynomial, divided by ``lead`` (default its own LC)."""
+    P = sp.Poly(sp.expand(poly_expr), symbols.z)
+    lc = P.LC() if lead is None else lead
+    return [sp.cancel(c / lc) for c in P.all_coeffs()], lc
+
+
+@lru_cache(maxsize=None)
+def secular_poly_kernel(method: Method, noise: DecoupledNoise, module: str = "numpy"):
+    """(lambda, eta, beta, f_B, tau) -> (num, den): phi(z, lambda) = num(z) / den(z), coefficients in z
+    highest degree first, ``den`` monic (from theory's secular term)."""
+    num, den = sp.fraction(sp.together(secular_term(method, noise, F_B)))
+    dcoef, lc = _monic_coefficients(den)
+    ncoef, _ = _monic_coefficients(num, lc)
+    return _coefficient_kernel(ncoef, _ARGS, module), _coefficient_kernel(dcoef, _ARGS, module)
+
+
+@lru_cache(maxsize=None)
+def block_charpoly_kernel(method: Method, noise: DecoupledNoise, module: str = "numpy"):
+    """(lambda, eta, beta, f_B, tau) -> coefficients of det(z I - D(lambda)) (monic, highest first)."""
+    D, _, _ = decoupled_block(method, noise, fB=F_B)
+    coef, _ = _monic_coefficients((symbols.z * sp.eye(D.shape[0]) - D).det())
+    return _coefficient_kernel(coef, _ARGS, module)
+
+
+@lru_cache(maxsize=None)
+def first_moment_charpoly_kernel(method: Method, module: str = "numpy"):
+    """(lambda, eta, beta) -> coefficients of det(z I - (A + lambda b c^T)) (monic, highest first)."""
+    M = method.block(symbols.lam)
+    coef, _ = _monic_coefficients((symbols.z * sp.eye(M.shape[0]) - M).det())
+    return _coefficient_kernel(coef, (symbols.lam, symbols.eta, symbols.beta), module)

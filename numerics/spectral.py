@@ -1,0 +1,466 @@
+"""Spectral radius rho(T) of the second-moment operator (MATH.md §4-5), the rate of E||e_k||^2.
+
+Routes
+------
+* ``deterministic`` (batch = inf, or f_B = 0): T(S) = Mbar S Mbar^T, so rho = max_i rho(M_i)^2 with
+  M_i = A + lambda_i b c^T, from the closed-form roots of the 2 x 2 (or s x s) block charpolys.
+* ``secular`` (decoupled models: gaussian, coordinate with diagonal H): T = blockdiag(D_i) + u v^T and
+  rho(T) = max(rho(D), largest root of F(z) = sum_i phi(z, lambda_i) = 1), O(d) per evaluation of F.
+  The off-diagonal blocks of S decouple and cannot dominate: the Perron eigenvector of T is PSD and its
+  diagonal blocks form an eigenvector of the reduced operator, so the reduced rho is the full rho.
+* ``dense``: eigenvalues of T in the vech basis (size m(m+1)/2, m = s d; small d only).
+* ``matrix-free``: Arnoldi (ARPACK) on T applied to symmetric matrices in O(n d^2 + d^3), with
+  Collatz-Wielandt bounds on the PSD cone giving the error bar.
+
+Precision: ``digits=None`` works in double precision and states a conservative number of correct digits
+(from a running error bound); ill-conditioned points (near-defective blocks, a root squeezed against
+rho(D)) are recomputed with mpmath. ``digits=N`` computes with mpmath at two working precisions and
+keeps only digits on which they agree (at least N). ``certify=True`` adds an interval from
+:mod:`numerics.certify` (python-flint arb) that provably contains rho.
+
+The secular solver never probes rho(D)(1 + tiny) (MATH.md §5): on (rho(D), inf) every term of F is a
+power series in 1/z with non-negative coefficients, so F is decreasing and convex there. A Newton step
+from a point with F < 1 lands at or below the root; whether a point lies above rho(D) is decided by the
+Budan-Fourier test (every derivative of every det(zI - D_i) positive there, which by Gauss-Lucas is
+equivalent); from a point above rho(D) with F >= 1, Newton's iterates increase monotonically to the root.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import mpmath as mp
+import numpy as np
+
+from numerics.operators import (
+    as_method, batch_factor_value, block_charpoly_kernel, first_moment_charpoly_kernel,
+    secular_poly_kernel,
+)
+from theory.errors import InputError
+from theory.sampling import SamplingModel
+
+EPS = float(np.finfo(float).eps)
+ROUTES = ("secular", "dense", "matrix-free", "deterministic")
+DOUBLE_DIGITS_MIN = 8        # below this many trustworthy digits a double result is recomputed in mpmath
+MAX_DIGITS = 1000
+
+
+# --------------------------------------------------------------------------------------------------
+# the result
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class RateResult:
+    """A spectral radius with its guarantee.
+
+    Attributes
+    ----------
+    rho : mpmath.mpf or float, the spectral radius of T.
+    digits : number of correct significant digits of ``rho``.
+    interval : (lo, hi) as mpmath mpf with lo <= rho <= hi proven by interval arithmetic, or None.
+    route : "secular", "dense", "matrix-free" or "deterministic".
+    precision : "double", "mpmath" or "arb".
+    """
+
+    rho: object
+    digits: int
+    interval: tuple | None = None
+    route: str = "secular"
+    precision: str = "double"
+    notes: list = field(default_factory=list)
+
+    @property
+    def K(self):
+        """K = -1/ln(rho): iterations per e-fold of E||e_k||^2. ``inf`` at rho = 1 (no decay), 0 at rho = 0,
+        negative for rho > 1 (divergence: -K iterations per e-fold of growth)."""
+        r = self.rho
+        if r == 0:
+            return 0.0 if isinstance(r, float) else mp.mpf(0)
+        if r == 1:
+            return math.inf if isinstance(r, float) else mp.inf
+        return -1.0 / math.log(r) if isinstance(r, float) else -1 / mp.log(r)
+
+    def K_digits(self) -> int:
+        """Correct digits of K: relative error of K = rel. error of rho / |ln rho|."""
+        r = float(self.rho)
+        if r <= 0 or r == 1:
+            return self.digits
+        lost = max(0.0, -math.log10(abs(math.log(r))))
+        return max(0, int(self.digits - math.ceil(lost)))
+
+    def to_json(self) -> dict:
+        """The JSON of ``momentum-verify rate --json`` (decimal strings to the stated digits)."""
+        out = {"rho": format_digits(self.rho, self.digits), "K": format_digits(self.K, self.K_digits()),
+               "digits": int(self.digits), "route": self.route, "precision": self.precision}
+        if self.interval is not None:
+            lo, hi = self.interval
+            nd = max(self.digits + 5, 20)
+            out["interval"] = [format_bound(lo, nd, "down"), format_bound(hi, nd, "up")]
+        return out
+
+
+def format_digits(x, digits: int) -> str:
+    """``x`` rounded to ``digits`` significant digits (``inf`` and ``-inf`` spelled out)."""
+    if isinstance(x, float) and math.isinf(x) or (not isinstance(x, float) and mp.isinf(x)):
+        return "inf" if x > 0 else "-inf"
+    digits = max(1, int(digits))
+    with mp.workdps(digits + 10):
+        return mp.nstr(mp.mpf(x), digits, strip_zeros=False, min_fixed=-4, max_fixed=digits + 1)
+
+
+def format_bound(x, digits: int, direction: str) -> str:
+    """Decimal string of ``x`` with ``digits`` significant digits rounded outward ("down" or "up")."""
+    with mp.workdps(digits + 20):
+        x = mp.mpf(x)
+        if x == 0:
+            return "0"
+        e = int(mp.floor(mp.log10(abs(x)))) - digits + 1
+        q = x / mp.mpf(10) ** e
+        q = mp.floor(q) if direction == "down" else mp.ceil(q)
+        s = mp.nstr(q * mp.mpf(10) ** e, digits + 2, strip_zeros=True)
+        return s
+
+
+# --------------------------------------------------------------------------------------------------
+# polynomial helpers (coefficients highest degree first, on the last axis)
+# --------------------------------------------------------------------------------------------------
+def _horner(c: np.ndarray, z):
+    """p(z) and p'(z) for coefficient arrays ``c`` (..., q+1)."""
+    p = c[..., 0] + 0 * z
+    dp = np.zeros_like(p)
+    for k in range(1, c.shape[-1]):
+        dp = dp * z + p
+        p = p * z + c[..., k]
+    return p, dp
+
+
+def _taylor_all_positive(c: np.ndarray, z) -> np.ndarray:
+    """True where every derivative p^(k)(z), k = 0..q, of each polynomial is > 0 (Taylor shift by z)."""
+    a = np.broadcast_to(c, np.broadcast(c[..., 0], z).shape + c.shape[-1:]).astype(float).copy()
+    q = c.shape[-1] - 1
+    ok = np.ones(a.shape[:-1], dtype=bool)
+    for k in range(q + 1):           # synthetic division: after pass k, a[..., q-k] = p^(k)(z) / k!
+        for j in range(1, q + 1 - k):
+            a[..., j] = a[..., j - 1] * z + a[..., j]
+        ok &= a[..., q - k] > 0
+    return ok
+
+
+def _cauchy_bound(c: np.ndarray) -> np.ndarray:
+    """Fujiwara's bound 2 max_k |c_k|^(1/k) >= |every root| of the monic polynomials ``c``."""
+    q = c.shape[-1] - 1
+    if q == 0:
+        return np.zeros(c.shape[:-1])
+    k = np.arange(1, q + 1)
+    terms = np.abs(c[..., 1:]) ** (1.0 / k)
+    terms[..., -1] = (np.abs(c[..., -1]) / 2) ** (1.0 / q)
+    return 2 * np.max(terms, axis=-1)
+
+
+# --------------------------------------------------------------------------------------------------
+# double precision secular solver, vectorised over parameter points
+# --------------------------------------------------------------------------------------------------
+class _SecularArrays:
+    """Coefficients of phi = num/den and of det(zI - D_i) for G parameter points x d eigenvalues.
+
+    Arrays have shape (G, d, deg + 1); ``F(z)`` sums over the eigenvalues for z of shape (G,).
+    """
+
+    def __init__(self, method, noise, lam, eta, beta, fB, tau):
+        L = lam[None, :]
+        e, b, f = eta[:, None], beta[:, None], fB[:, None]
+        kn, kd = secular_poly_kernel(method, noise)
+        self.num = np.broadcast_to(kn(L, e, b, f, tau), (eta.size, lam.size, len(kn(1.0, 1.0, 0.5, 1.0, 1.0))))
+        self.den = kd(L, e, b, f, tau)
+        self.char = block_charpoly_kernel(method, noise)(L, e, b, f, tau)
+        self.num = np.broadcast_to(self.num, self.den.shape[:-1] + self.num.shape[-1:])
+        self.den = np.broadcast_to(self.den, self.num.shape[:-1] + self.den.shape[-1:])
+        self.char = np.broadcast_to(self.char, self.num.shape[:-1] + self.char.shape[-1:])
+        self.trivial = not np.any(self.num)
+
+    def F(self, z, idx=slice(None)):
+        """F(z) and F'(z) at the points ``idx``."""
+        zz = z[:, None]
+        n, dn = _horner(self.num[idx], zz)
+        p, dp = _horner(self.den[idx], zz)
+        return np.sum(n / p, axis=-1), np.sum((dn * p - n * dp) / (p * p), axis=-1)
+
+    def above(self, z, idx=slice(None)):
+        """True where z > rho(D) (Budan-Fourier on every det(zI - D_i))."""
+        return np.all(_taylor_all_positive(self.char[idx], z[:, None]), axis=-1)
+
+    def start(self):
+        return np.maximum(np.max(_cauchy_bound(self.char), axis=-1), 1e-300)
+
+    def rel_error(self, z):
+        """Running error bound for F(z) divided by |z F'(z)|: the relative error of a root at z."""
+        zz = z[:, None]
+        q = self.den.shape[-1] - 1
+        zp = np.abs(zz)[..., None] ** np.arange(q, -1, -1)
+        pabs = np.sum(np.abs(self.den) * zp, axis=-1)
+        qn = self.num.shape[-1] - 1
+        np_ = np.sum(np.abs(self.num) * zp[..., q - qn:], axis=-1)
+        n, _ = _horner(self.num, zz)
+        p, _ = _horner(self.den, zz)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            err = 4 * (q + 3) * EPS * np.sum(np.abs(n / p) * (pabs / np.abs(p)) + np_ / np.abs(p), axis=-1)
+            _, dF = self.F(z)
+            return err / np.abs(z * dF)
+
+
+def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
+    """Largest root of F(z) = 1 above rho(D), or rho(D) when there is none.
+
+    Safeguarded Newton on G = 1/F (nearly linear next to a pole of F, where F itself is stiff) inside a
+    bracket that only shrinks: ``hi`` above rho(D) with F < 1, ``left`` above rho(D) with F >= 1,
+    ``below`` at or below rho(D) (failed Budan-Fourier test). Returns (rho, lo, hi, found), arrays of
+    shape (G,); in exact arithmetic lo <= rho(T) <= hi; ``found`` is False where rho = rho(D).
+    """
+    G = arr.num.shape[0]
+    hi = arr.start()
+    Fh, dFh = arr.F(hi)
+    for _ in range(2000):                    # F < 1 at hi, doubling as needed (F -> 0 at infinity)
+        bad = Fh >= 1
+        if not bad.any():
+            break
+        hi = np.where(bad, 2 * hi, hi)
+        Fh, dFh = arr.F(hi)
+    below = np.zeros(G)
+    left = np.full(G, np.nan)
+    Fl, dFl = np.full(G, np.nan), np.full(G, np.nan)
+    active = np.ones(G, dtype=bool)
+    use_F = np.zeros(G, dtype=bool)          # Newton on G overshot once: Newton on F (never overshoots)
+    result = hi.copy()
+    for _ in range(max_iter):
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        has_left = ~np.isnan(left[idx])
+        h, lft, bel = hi[idx], left[idx], below[idx]
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            # Newton on G = 1/F: z + (1 - G) / G' with G' = -F'/F^2, from the left point if known
+            from_left = lft + np.where(use_F[idx], Fl[idx] - 1, Fl[idx] ** 2 - Fl[idx]) / -dFl[idx]
+            from_hi = h - (Fh[idx] - Fh[idx] ** 2) / dFh[idx]
+        c = np.where(has_left, from_left, from_hi)
+        floor = np.where(has_left, lft, bel)
+        ok = np.isfinite(c) & (c > floor) & (c < h)
+        c = np.where(ok, c, 0.5 * (floor + h))
+        # converged: the Newton step from the left is below rounding, or the bracket is
+        conv = (has_left & (np.abs(from_left - lft) <= 2 * EPS * lft)) | (h - floor <= 4 * EPS * h)
+        if conv.any():
+            result[idx[conv]] = np.where(has_left[conv], np.minimum(np.where(np.isfinite(from_left[conv]),
+                                         from_left[conv], lft[conv]), h[conv]), h[conv])
+            active[idx[conv]] = False
+            keep = ~conv
+            idx, c, has_left = idx[keep], c[keep], has_left[keep]
+            if idx.size == 0:
+                break
+        Fc, dFc = arr.F(c, idx)
+        ab = np.ones(idx.size, dtype=bool)
+        need = ~has_left
+        if need.any():
+            ab[need] = arr.above(c[need], idx[need])
+        up = ab & (Fc < 1)
+        lo_ok = ab & (Fc >= 1)
+        use_F[idx[up & has_left]] = True
+        i_up, i_lo, i_bel = idx[up], idx[lo_ok], idx[~ab]
+        hi[i_up], Fh[i_up], dFh[i_up] = c[up], Fc[up], dFc[up]
+        left[i_lo], Fl[i_lo], dFl[i_lo] = c[lo_ok], Fc[lo_ok], dFc[lo_ok]
+        below[i_bel] = c[~ab]
+    found = ~np.isnan(left)
+    result = np.where(active, hi, result)
+    lo = np.where(found, left, below)
+    return result, lo, hi, found
+
+
+def _grid_inputs(lrs, momenta):
+    e, b = np.broadcast_arrays(np.asarray(lrs, dtype=float), np.asarray(momenta, dtype=float))
+    return e.shape, e.ravel(), b.ravel()
+
+
+def rho_grid(method, model: SamplingModel, batch, lrs, momenta) -> np.ndarray:
+    """Double-precision rho over broadcast arrays of step sizes and momenta (shape of the broadcast).
+
+    Decoupled models use the vectorised secular solver; batch = inf the closed-form deterministic rate;
+    other models loop over :func:`spectral_radius`. Diverging points get rho > 1.
+    """
+    method = as_method(method)
+    batch = model.check_batch(batch)
+    shape, e, b = _grid_inputs(lrs, momenta)
+    fB = batch_factor_value(model, batch)
+    if fB == 0.0:
+        lam = model.spectrum_array()
+        return _deterministic_double(method, lam, e, b)[0].reshape(shape)
+    if model.decoupled is None:
+        out = [float(spectral_radius(method, model, batch, ei, bi).rho) for ei, bi in zip(e, b)]
+        return np.array(out).reshape(shape)
+    lam = model.spectrum_array()
+    tau = float(np.sum(lam))
+    out = np.empty(e.size)
+    chunk = max(1, (1 << 16) // lam.size)
+    for s in range(0, e.size, chunk):
+        sl = slice(s, s + chunk)
+        arr = _SecularArrays(method, model.decoupled, lam, e[sl], b[sl], np.full(e[sl].size, fB), tau)
+        out[sl] = _solve_secular(arr)[0]
+    return out.reshape(shape)
+
+
+# --------------------------------------------------------------------------------------------------
+# deterministic (B = inf): rho = max_i rho(A + lambda_i b c^T)^2
+# --------------------------------------------------------------------------------------------------
+def _deterministic_double(method, lam, eta, beta):
+    """(rho (G,), relative error bound (G,)) from the closed-form roots of each block charpoly.
+
+    For 2 x 2 blocks z^2 - t z + q: |mu|^2 = q when t^2 < 4 q, else ((|t| + sqrt(t^2 - 4q)) / 2)^2; a
+    discriminant within rounding of 0 (critical damping, a Jordan block) costs half the digits, which
+    the error bound reports.
+    """
+    c = first_moment_charpoly_kernel(method)(lam[None, :], eta[:, None], beta[:, None])
+    c = np.broadcast_to(c, (eta.size, lam.size, c.shape[-1]))
+    if c.shape[-1] == 3:
+        t, q = -c[..., 1], c[..., 2]
+        disc = t * t - 4 * q
+        scale = t * t + 4 * np.abs(q)
+        sq = np.sqrt(np.maximum(disc, 0))
+        r = np.where(disc < 0, np.abs(q), ((np.abs(t) + sq) / 2) ** 2)
+        # perturbation of disc by ~4 eps scale moves the root by ~ 2 eps scale / sqrt(|disc| + 4 eps scale)
+        err = (2 * np.abs(t) + sq) * 8 * EPS * scale / np.sqrt(np.abs(disc) + 8 * EPS * scale) + 8 * EPS * r
+        i = np.argmax(r, axis=-1)
+        rho = np.take_along_axis(r, i[:, None], -1)[:, 0]
+        # another block within its error of the max also counts
+        e_max = np.max(np.where(r + err >= rho[:, None], err, 0), axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(rho > 0, e_max / rho, 0.0)
+        return rho, rel
+    if c.shape[-1] == 2:
+        r = c[..., 1] ** 2
+        return np.max(r, axis=-1), np.full(eta.size, 8 * EPS)
+    # general s: companion eigenvalues, condition unknown -> modest guarantee
+    comp = np.zeros(c.shape[:-1] + (c.shape[-1] - 1,) * 2)
+    comp[..., 0, :] = -c[..., 1:]
+    for k in range(1, comp.shape[-1]):
+        comp[..., k, k - 1] = 1
+    r = np.max(np.abs(np.linalg.eigvals(comp)), axis=-1) ** 2
+    return np.max(r, axis=-1), np.full(eta.size, 1e-8)
+
+
+# --------------------------------------------------------------------------------------------------
+# the public entry point
+# --------------------------------------------------------------------------------------------------
+def _digits_from_rel(rel) -> int:
+    if not np.isfinite(rel) or rel >= 1:
+        return 0
+    if rel <= 0:
+        return 15
+    return int(max(0, min(15, math.floor(-math.log10(rel)) - 1)))
+
+
+def _check_params(lr, momentum):
+    try:
+        e, b = float(lr), float(momentum)
+    except (TypeError, ValueError):
+        raise InputError("lr", f"must be a number, got {lr!r}") from None
+    if not (e > 0 and math.isfinite(e)):
+        raise InputError("lr", f"must be > 0, got {lr!r}")
+    if not (0 <= b < 1):
+        raise InputError("momentum", f"must lie in [0, 1), got {momentum!r}")
+    return e, b
+
+
+def pick_route(model: SamplingModel, batch, route=None) -> str:
+    """The route used for a model and batch (``route`` forces one where it applies)."""
+    fB = batch_factor_value(model, batch)
+    if route is not None:
+        if route not in ROUTES:
+            raise InputError("route", f"unknown route {route!r} (choose from {', '.join(ROUTES)})")
+        if route == "secular" and model.decoupled is None:
+            raise InputError("route", f"the secular route needs a decoupled model, not {model.name}")
+        if route == "deterministic" and fB != 0.0:
+            raise InputError("route", "the deterministic route needs batch = inf (or B = n without replacement)")
+        return route
+    if fB == 0.0:
+        return "deterministic"
+    if model.decoupled is not None:
+        return "secular"
+    m = 2 * model.d
+    return "dense" if m * (m + 1) // 2 <= DENSE_MAX else "matrix-free"
+
+
+DENSE_MAX = 1000
+
+
+def spectral_radius(method, model: SamplingModel, batch, lr, momentum, *, digits=None, certify=False,
+                    route=None) -> RateResult:
+    """rho(T) for a method, sampling model and batch size at step ``lr`` and momentum ``momentum``.
+
+    Parameters
+    ----------
+    method : a name or :class:`theory.methods.Method`.
+    model : a :mod:`theory.sampling` model.
+    batch : int >= 1 or ``math.inf`` (deterministic).
+    lr, momentum : numbers (float, int, Fraction, SymPy numbers such as ``sqrt(2)`` or mpmath mpf);
+        exact types are kept exact in the multiprecision and certified routes.
+    digits : None for double precision (escalating to mpmath when ill-conditioned), or the number of
+        correct significant digits wanted.
+    certify : also return an interval proven (python-flint arb) to contain rho.
+    route : force "secular", "dense", "matrix-free" or "deterministic".
+    """
+    method = as_method(method)
+    batch = model.check_batch(batch)
+    _check_params(lr, momentum)
+    if digits is not None:
+        if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or not 1 <= digits <= MAX_DIGITS:
+            raise InputError("digits", f"must be an integer in [1, {MAX_DIGITS}], got {digits!r}")
+        digits = int(digits)
+    route = pick_route(model, batch, route)
+    if digits is None:
+        res = _double(method, model, batch, lr, momentum, route)
+        if res.digits < DOUBLE_DIGITS_MIN and route in ("secular", "deterministic") or \
+                (res.digits < DOUBLE_DIGITS_MIN and route == "dense" and 2 * model.d <= MP_DENSE_MAX_M):
+            res = _multiprecision(method, model, batch, lr, momentum, route, 15)
+            res.notes.append("double precision was ill-conditioned here; recomputed with mpmath")
+    elif digits <= 12 and route == "matrix-free":
+        res = _double(method, model, batch, lr, momentum, route)
+        if res.digits < digits:
+            raise InputError("digits", f"the matrix-free route reached only {res.digits} digits here")
+    else:
+        res = _multiprecision(method, model, batch, lr, momentum, route, digits)
+    if certify:
+        from numerics.certify import certify_rate
+        res.interval = certify_rate(method, model, batch, lr, momentum, res, route)
+        if res.precision == "double" and digits is None:
+            res.precision = "double"
+    return res
+
+
+MP_DENSE_MAX_M = 8
+
+
+def _double(method, model, batch, lr, momentum, route) -> RateResult:
+    e, b = _check_params(lr, momentum)
+    if route == "deterministic":
+        lam = model.spectrum_array()
+        rho, rel = _deterministic_double(method, lam, np.array([e]), np.array([b]))
+        return RateResult(float(rho[0]), _digits_from_rel(rel[0]), None, route, "double")
+    if route == "secular":
+        return _secular_double(method, model, batch, e, b)
+    from numerics import spectral_dense
+    return spectral_dense.double(method, model, batch, e, b, route)
+
+
+def _secular_double(method, model, batch, e, b) -> RateResult:
+    lam = model.spectrum_array()
+    fB = batch_factor_value(model, batch)
+    arr = _SecularArrays(method, model.decoupled, lam, np.array([e]), np.array([b]), np.array([fB]),
+                         float(np.sum(lam)))
+    rho, lo, hi, found = _solve_secular(arr)
+    r = float(rho[0])
+    if found[0]:
+        rel = float(arr.rel_error(rho)[0]) + max(0.0, float(hi[0] - lo[0])) / max(r, 1e-300) * 0
+    else:   # rho = rho(D): the bisection width and the conditioning of det(zI - D_i) near its root
+        rel = max(float(hi[0] - lo[0]) / max(r, 1e-300), math.sqrt(EPS))
+    return RateResult(r, _digits_from_rel(rel), None, "secular", "double")
+
+
+def _multiprecision(method, model, batch, lr, momentum, route, digits) -> RateResult:
+    from numerics import precision
+    return precision.spectral_radius_mp(method, model, batch, lr, momentum, route, digits)
