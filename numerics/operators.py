@@ -181,10 +181,13 @@ class SecondMomentOperator:
 # polynomial coefficients in z (added for numerics.spectral / numerics.certify)
 # --------------------------------------------------------------------------------------------------
 def _coefficient_kernel(coeffs, args, module: str):
-    """f(*args) -> array (..., len(coeffs)) (numpy) or list of values (mpmath / other modules)."""
+    """f(*args) -> array (..., len(coeffs)) (numpy) or list of values (``mpmath``, ``arb``)."""
     if module == "numpy":
         f = lambdify_matrix(sp.Matrix([coeffs]), args, module)
         return lambda *vals: f(*vals)[..., 0, :]
+    if module == "arb":         # python-flint intervals: rationals become arb(p)/arb(q) enclosures
+        import flint
+        module = [{"mpf": flint.arb, "sqrt": lambda x: flint.arb(x).sqrt()}, "mpmath"]
     funcs = [sp.lambdify(args, c, module) for c in coeffs]
     return lambda *vals: [g(*vals) for g in funcs]
 

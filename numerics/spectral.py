@@ -77,7 +77,10 @@ class RateResult:
             return 0.0 if isinstance(r, float) else mp.mpf(0)
         if r == 1:
             return math.inf if isinstance(r, float) else mp.inf
-        return -1.0 / math.log(r) if isinstance(r, float) else -1 / mp.log(r)
+        if isinstance(r, float):
+            return -1.0 / math.log(r)
+        with mp.workdps(self.digits + 15):
+            return -1 / mp.log(r)
 
     def K_digits(self) -> int:
         """Correct digits of K: relative error of K = rel. error of rho / |ln rho|."""
@@ -182,7 +185,8 @@ class _SecularArrays:
         zz = z[:, None]
         n, dn = _horner(self.num[idx], zz)
         p, dp = _horner(self.den[idx], zz)
-        return np.sum(n / p, axis=-1), np.sum((dn * p - n * dp) / (p * p), axis=-1)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.sum(n / p, axis=-1), np.sum((dn * p - n * dp) / (p * p), axis=-1)
 
     def above(self, z, idx=slice(None)):
         """True where z > rho(D) (Budan-Fourier on every det(zI - D_i))."""
@@ -443,8 +447,9 @@ def _double(method, model, batch, lr, momentum, route) -> RateResult:
         return RateResult(float(rho[0]), _digits_from_rel(rel[0]), None, route, "double")
     if route == "secular":
         return _secular_double(method, model, batch, e, b)
-    from numerics import spectral_dense
-    return spectral_dense.double(method, model, batch, e, b, route)
+    if route == "dense":
+        return _dense_double(method, model, batch, e, b)
+    return _matrix_free_double(method, model, batch, e, b)
 
 
 def _secular_double(method, model, batch, e, b) -> RateResult:
@@ -455,10 +460,126 @@ def _secular_double(method, model, batch, e, b) -> RateResult:
     rho, lo, hi, found = _solve_secular(arr)
     r = float(rho[0])
     if found[0]:
-        rel = float(arr.rel_error(rho)[0]) + max(0.0, float(hi[0] - lo[0])) / max(r, 1e-300) * 0
-    else:   # rho = rho(D): the bisection width and the conditioning of det(zI - D_i) near its root
-        rel = max(float(hi[0] - lo[0]) / max(r, 1e-300), math.sqrt(EPS))
+        rel = float(arr.rel_error(rho)[0])
+        return RateResult(r, _digits_from_rel(rel), None, "secular", "double")
+    # rho = rho(D) (e.g. coordinate descent, where u = v = 0): the top block's eigenvalue
+    r, rel = _block_radius_double(method, model, batch, e, b)
     return RateResult(r, _digits_from_rel(rel), None, "secular", "double")
+
+
+def _block_eigs(method, model, batch, e, b):
+    from numerics.operators import DecoupledProblem
+    return np.linalg.eigvals(DecoupledProblem(method, model, batch, e, b).D)
+
+
+def _top_blocks(method, model, batch, e, b, rel: float = 1e-6) -> list[int]:
+    """Indices i whose block radius rho(D_i) is within ``rel`` (relative) of rho(D)."""
+    r = np.max(np.abs(_block_eigs(method, model, batch, e, b)), axis=-1)
+    return [int(i) for i in np.flatnonzero(r >= r.max() * (1 - rel) - 1e-300)]
+
+
+def _block_radius_double(method, model, batch, e, b):
+    """rho(D) = max_i rho(D_i) and a relative error bound: eps / (relative eigenvalue gap) in the top
+    block, eps^(1/k) when the block is (nearly) defective."""
+    w = _block_eigs(method, model, batch, e, b)
+    r = np.abs(w)
+    i = int(np.argmax(np.max(r, axis=-1)))
+    j = int(np.argmax(r[i]))
+    rho = float(r[i, j])
+    if rho == 0:
+        return 0.0, 0.0
+    others = np.delete(w[i], j)
+    gap = float(np.min(np.abs(others - w[i, j]))) / rho if others.size else 1.0
+    k = w.shape[-1]
+    rel = 100 * EPS / gap if gap > EPS ** (1 / k) else 10 * EPS ** (1 / k)
+    return rho, rel
+
+
+def _dense_double(method, model, batch, e, b) -> RateResult:
+    """Eigenvalues of T in the vech basis; the error bound uses the top eigenvalue's condition number
+    ||x|| ||y|| / |y^H x| (left and right eigenvectors)."""
+    import scipy.linalg as sla
+    from numerics.operators import SecondMomentOperator
+    T = SecondMomentOperator(method, model, batch, e, b).vech_matrix()
+    w, vl, vr = sla.eig(T, left=True, right=True)
+    k = int(np.argmax(np.abs(w)))
+    rho = float(abs(w[k]))
+    x, y = vr[:, k], vl[:, k]
+    cond = np.linalg.norm(x) * np.linalg.norm(y) / max(abs(np.vdot(y, x)), 1e-300)
+    rel = 10 * T.shape[0] * EPS * np.linalg.norm(T, 1) * cond / max(rho, 1e-300)
+    if cond > 1e6:      # near-defective: perturbation theory of a Jordan block, eps^(1/2)
+        rel = max(rel, 10 * math.sqrt(EPS * np.linalg.norm(T, 1) / max(rho, 1e-300)))
+    return RateResult(rho, _digits_from_rel(rel), None, "dense", "double")
+
+
+def _sym_packing(m: int):
+    """Index arrays for an orthonormal packing of symmetric m x m matrices (off-diagonals times sqrt 2)."""
+    iu = np.triu_indices(m)
+    scale = np.where(iu[0] == iu[1], 1.0, math.sqrt(2.0))
+    return iu, scale
+
+
+def collatz_wielandt(op, X: np.ndarray):
+    """(lo, hi) with lo <= rho(T) <= hi for X > 0 (MATH.md §4, up to rounding): the extreme eigenvalues
+    of X^{-1/2} T(X) X^{-1/2}, i.e. the best c', c with c' X <= T(X) <= c X."""
+    Lc = np.linalg.cholesky(X)
+    TX = op.apply(X)
+    TX = (TX + TX.T) / 2
+    Z = np.linalg.solve(Lc, np.linalg.solve(Lc, TX).T)
+    ev = np.linalg.eigvalsh((Z + Z.T) / 2)
+    return float(ev[0]), float(ev[-1])
+
+
+def _perron_matrix_free(op, tol: float = 1e-14):
+    """Top eigenpair of T by ARPACK on packed symmetric matrices; returns (rho, P) with P symmetric."""
+    from scipy.sparse.linalg import LinearOperator, eigs
+    m = op.s * op.d
+    iu, scale = _sym_packing(m)
+    N = iu[0].size
+
+    def unpack(v):
+        S = np.zeros((m, m))
+        S[iu] = v / scale
+        return S + np.triu(S, 1).T
+
+    def mv(v):
+        return op.apply(unpack(np.real(v)))[iu] * scale
+
+    v0 = np.eye(m)[iu] * scale
+    L = LinearOperator((N, N), matvec=mv, dtype=float)
+    w, V = eigs(L, k=min(4, N - 2), which="LM", v0=v0, tol=tol, ncv=min(N - 1, 24), maxiter=5000)
+    mag = np.abs(w)
+    cand = np.flatnonzero(mag >= mag.max() * (1 - 1e-8))
+    k = int(cand[np.argmax(np.real(w[cand]))])
+    P = unpack(np.real(V[:, k]))
+    if np.trace(P) < 0:
+        P = -P
+    return float(abs(w[k])), P
+
+
+def _matrix_free_double(method, model, batch, e, b) -> RateResult:
+    """ARPACK for the Perron pair, then Collatz-Wielandt bounds with X = P + (small) I, refined by a
+    few power steps on the PSD cone; the bounds' width gives the digits."""
+    from numerics.operators import SecondMomentOperator
+    op = SecondMomentOperator(method, model, batch, e, b)
+    rho, P = _perron_matrix_free(op)
+    m = P.shape[0]
+    X = P / np.trace(P)
+    best = (0.0, math.inf)
+    for ridge in (1e-13, 1e-11, 1e-9, 1e-7, 1e-5):
+        try:
+            lo, hi = collatz_wielandt(op, X + ridge * np.eye(m) / m)
+        except np.linalg.LinAlgError:
+            continue
+        if hi - lo < best[1] - best[0]:
+            best = (lo, hi)
+        if hi - lo <= 1e-12 * rho:
+            break
+    lo, hi = best
+    if not (lo <= rho * (1 + 1e-12) and rho <= hi * (1 + 1e-12)):
+        rho = 0.5 * (lo + hi)
+    rel = (hi - lo) / max(rho, 1e-300) + 10 * EPS if math.isfinite(hi) else 1.0
+    return RateResult(rho, _digits_from_rel(rel), None, "matrix-free", "double")
 
 
 def _multiprecision(method, model, batch, lr, momentum, route, digits) -> RateResult:

@@ -1,0 +1,312 @@
+"""Multiprecision spectral radii (mpmath) and exact input data for the high-precision and certified routes.
+
+A request for N digits is answered by computing at two working precisions (N + 10 and 2N + 20 decimal
+digits) and keeping the digits on which they agree; if fewer than N agree, both precisions grow and the
+computation is repeated. Inputs are kept exact: floats are read as the binary fractions they are,
+fractions and SymPy numbers (``sqrt(2)``) are evaluated at the working precision.
+"""
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+
+import mpmath as mp
+import numpy as np
+import sympy as sp
+
+from numerics.operators import (
+    F_B, SecondMomentOperator, as_method, block_charpoly_kernel, first_moment_charpoly_kernel,
+    secular_poly_kernel,
+)
+from theory.errors import InputError
+from theory.sampling import Gaussian, RankOneModel, SamplingModel
+
+MAX_DPS = 4000
+
+
+# --------------------------------------------------------------------------------------------------
+# exact inputs
+# --------------------------------------------------------------------------------------------------
+def exact(x) -> sp.Expr:
+    """An exact SymPy number for an input value (floats are the binary fractions they store)."""
+    if isinstance(x, sp.Basic):
+        if isinstance(x, sp.Float):
+            return sp.Rational(*Fraction(float(x)).as_integer_ratio()) if x._prec <= 53 else \
+                sp.Rational(*mp.mpf(x._mpf_).as_integer_ratio())
+        return x
+    if isinstance(x, (bool, np.bool_)):
+        raise InputError("value", f"not a number: {x!r}")
+    if isinstance(x, (int, np.integer)):
+        return sp.Integer(int(x))
+    if isinstance(x, Fraction):
+        return sp.Rational(x.numerator, x.denominator)
+    if isinstance(x, (float, np.floating)):
+        return sp.Rational(*Fraction(float(x)).as_integer_ratio())
+    if isinstance(x, mp.mpf):
+        return sp.Rational(*x.as_integer_ratio())
+    raise InputError("value", f"not a number: {x!r}")
+
+
+def to_mpf(x):
+    """An exact input at the current mpmath working precision."""
+    e = exact(x)
+    if isinstance(e, sp.Rational):
+        return mp.mpf(e.p) / e.q
+    return mp.mpf(sp.N(e, mp.mp.dps + 10))
+
+
+def spectrum_exact(model: SamplingModel) -> list:
+    """Exact eigenvalues of a diagonal model (gaussian, coordinate with diagonal H)."""
+    if isinstance(model, Gaussian):
+        vals = model.spectrum.tolist() if isinstance(model.spectrum, np.ndarray) else list(model.spectrum)
+        return [exact(v) for v in vals]
+    H = np.asarray(model.H, dtype=object) if not isinstance(model.H, np.ndarray) else model.H
+    return [exact(H[i][i]) for i in range(model.d)]
+
+
+def batch_factor_exact(model: SamplingModel, batch) -> sp.Expr:
+    return sp.Integer(0) if batch == math.inf else sp.nsimplify(model.batch_factor(batch))
+
+
+# --------------------------------------------------------------------------------------------------
+# the operator with entries in any number type (object arrays): mpmath mpf or flint arb
+# --------------------------------------------------------------------------------------------------
+class ObjectSecondMomentOperator(SecondMomentOperator):
+    """:class:`numerics.operators.SecondMomentOperator` whose arrays hold exact data converted by ``conv``
+    (a function from an exact SymPy number to mpf or arb); ``apply`` is inherited unchanged."""
+
+    def __init__(self, method, model: SamplingModel, batch, lr, momentum, conv):
+        self.method, self.model = as_method(method), model
+        from theory.symbols import beta, eta
+        subs = {eta: exact(lr), beta: exact(momentum)}
+
+        def arr(M):
+            return np.array([[conv(sp.nsimplify(sp.sympify(e).subs(subs))) for e in row]
+                             for row in sp.Matrix(M).tolist()], dtype=object)
+
+        self.A, self.b, self.c = arr(self.method.A), arr(self.method.b)[:, 0], arr(self.method.c)[:, 0]
+        self.d, self.s = model.d, self.A.shape[0]
+        self.fB = conv(batch_factor_exact(model, batch))
+        self._zero = conv(sp.Integer(0))
+        if isinstance(model, RankOneModel):
+            p, X, Y = model.components()
+            self.p = np.array([conv(exact(v)) for v in p], dtype=object)
+            self.X = np.array([[conv(exact(v)) for v in x] for x in X], dtype=object)
+            self.Yv = np.array([[conv(exact(v)) for v in y] for y in Y], dtype=object)
+            self.H = (self.X * self.p[:, None]).T @ self.Yv
+        else:
+            lam = spectrum_exact(model)
+            self.H = np.array([[conv(lam[i]) if i == j else self._zero for j in range(self.d)]
+                               for i in range(self.d)], dtype=object)
+        eye = np.array([[conv(sp.Integer(int(i == j))) for j in range(self.d)] for i in range(self.d)],
+                       dtype=object)
+        self.Mbar = np.kron(self.A, eye) + np.kron(np.outer(self.b, self.c), self.H)
+
+    def covariance(self, Y):
+        if self.fB == 0:
+            return np.full(Y.shape, self._zero, dtype=object)
+        return self.fB * (self.second_moment(Y) - self.H @ Y @ self.H.T)
+
+    def second_moment(self, Y):
+        if isinstance(self.model, Gaussian):
+            H = self.H
+            return 2 * H @ Y @ H + np.trace(H @ Y) * H
+        w = self.p * np.array([self.Yv[i] @ Y @ self.Yv[i] for i in range(self.Yv.shape[0])], dtype=object)
+        return (self.X * w[:, None]).T @ self.X
+
+    def vech_matrix(self):
+        from theory.moments import vech_index
+        m = self.s * self.d
+        idx = vech_index(m)
+        T = np.empty((len(idx), len(idx)), dtype=object)
+        for k, (i, j) in enumerate(idx):
+            E = np.full((m, m), self._zero, dtype=object)
+            E[i, j] = E[j, i] = self._zero + 1
+            img = self.apply(E)
+            T[:, k] = [img[a, b] for a, b in idx]
+        return T
+
+
+# --------------------------------------------------------------------------------------------------
+# mpmath evaluations at the current working precision
+# --------------------------------------------------------------------------------------------------
+def _poly(c, z):
+    p, dp = c[0], mp.mpf(0)
+    for a in c[1:]:
+        dp = dp * z + p
+        p = p * z + a
+    return p, dp
+
+
+def _taylor_positive(c, z) -> bool:
+    a = list(c)
+    q = len(a) - 1
+    for k in range(q + 1):
+        for j in range(1, q + 1 - k):
+            a[j] = a[j - 1] * z + a[j]
+        if not a[q - k] > 0:
+            return False
+    return True
+
+
+class _MpSecular:
+    """F(z) = sum_i num_i(z)/den_i(z) and the Budan-Fourier test, in mpmath."""
+
+    def __init__(self, method, model, batch, lr, momentum):
+        lam = [to_mpf(v) for v in spectrum_exact(model)]
+        e, b, f = to_mpf(lr), to_mpf(momentum), to_mpf(batch_factor_exact(model, batch))
+        tau = mp.fsum(lam)
+        kn, kd = secular_poly_kernel(method, model.decoupled, "mpmath")
+        kc = block_charpoly_kernel(method, model.decoupled, "mpmath")
+        self.lam = lam
+        self.num = [[mp.mpf(x) for x in kn(l, e, b, f, tau)] for l in lam]
+        self.den = [[mp.mpf(x) for x in kd(l, e, b, f, tau)] for l in lam]
+        self.char = [[mp.mpf(x) for x in kc(l, e, b, f, tau)] for l in lam]
+        self.trivial = all(x == 0 for c in self.num for x in c)
+
+    def F(self, z):
+        s, ds = mp.mpf(0), mp.mpf(0)
+        for cn, cd in zip(self.num, self.den):
+            n, dn = _poly(cn, z)
+            p, dp = _poly(cd, z)
+            s += n / p
+            ds += (dn * p - n * dp) / (p * p)
+        return s, ds
+
+    def above(self, z, which=None) -> bool:
+        rows = self.char if which is None else [self.char[i] for i in which]
+        return all(_taylor_positive(c, z) for c in rows)
+
+    def block_radius(self, i):
+        """Largest real root of det(z I - D_i) (= rho(D_i), a Perron eigenvalue)."""
+        c = self.char[i]
+        while len(c) > 1 and c[-1] == 0:
+            c = c[:-1]
+        if len(c) == 1:
+            return mp.mpf(0)
+        roots = mp.polyroots(c, maxsteps=400, extraprec=4 * mp.mp.prec, error=False)
+        return max((mp.re(r) for r in roots if abs(mp.im(r)) <= mp.mpf(10) ** (-mp.mp.dps // 3) * (1 + abs(r))),
+                   default=max(abs(r) for r in roots))
+
+
+def _secular_mp(method, model, batch, lr, momentum, z0: float, top: list[int]):
+    """rho(T) at the current precision, starting from the double estimate ``z0``; ``top`` lists the
+    eigenvalue indices whose blocks may attain rho(D)."""
+    S = _MpSecular(method, model, batch, lr, momentum)
+    tol = mp.mpf(10) ** (-mp.mp.dps + 3)
+    if S.trivial:
+        return max(S.block_radius(i) for i in top)
+    z0 = mp.mpf(z0)
+    # a point above the root: above rho(D) and F < 1, walking up from the double estimate
+    gap = max(abs(z0) * mp.mpf(10) ** -8, mp.mpf(10) ** (-mp.mp.dps // 2))
+    for _ in range(4000):
+        hi = z0 + gap
+        if S.above(hi) and S.F(hi)[0] < 1:
+            break
+        gap *= 4
+    # walk down from hi toward rho(D): Newton on F from hi lands at or below the root; then bisect on
+    # "above rho(D) and F >= 1"
+    F, dF = S.F(hi)
+    c = hi - (F - 1) / dF if dF < 0 else hi / 2
+    below = mp.mpf(0)
+    left = None
+    for _ in range(40 * mp.mp.dps):
+        if hi - below <= tol * hi:
+            break
+        if not below < c < hi:
+            c = (below + hi) / 2
+        if not S.above(c):
+            below = c
+            c = (below + hi) / 2
+            continue
+        Fc, dFc = S.F(c)
+        if Fc >= 1:
+            left = c
+            break
+        hi = c
+        c = c - (Fc - 1) / dFc if dFc < 0 else (below + hi) / 2
+    if left is None:                         # no root above rho(D): rho = rho(D)
+        return max(S.block_radius(i) for i in top)
+    z = left
+    for _ in range(200):                     # Newton from the left: monotone
+        F, dF = S.F(z)
+        if dF >= 0:
+            break
+        step = (F - 1) / -dF
+        if step <= tol * z:
+            z += step
+            break
+        z += step
+    return z
+
+
+def _deterministic_mp(method, model, lr, momentum):
+    """max_i rho(A + lambda_i b c^T)^2 from the closed-form roots of the block charpolys."""
+    if model.decoupled is not None:
+        lam = [to_mpf(v) for v in spectrum_exact(model)]
+    else:
+        Hs = ObjectSecondMomentOperator(method, model, 1, lr, momentum, _mpf_exact).H
+        lam = list(mp.eigsy(mp.matrix(Hs.tolist()), eigvals_only=True))
+    k = first_moment_charpoly_kernel(method, "mpmath")
+    e, b = to_mpf(lr), to_mpf(momentum)
+    best = mp.mpf(0)
+    for l in lam:
+        c = [mp.mpf(x) for x in k(l, e, b)]
+        if len(c) == 3:
+            t, q = -c[1], c[2]
+            disc = t * t - 4 * q
+            r = abs(q) if disc < 0 else ((abs(t) + mp.sqrt(disc)) / 2) ** 2
+        else:
+            r = max(abs(x) for x in mp.polyroots(c, maxsteps=400, extraprec=4 * mp.mp.prec)) ** 2
+        best = max(best, r)
+    return best
+
+
+def _mpf_exact(e):
+    return to_mpf(e)
+
+
+def _dense_mp(method, model, batch, lr, momentum):
+    T = ObjectSecondMomentOperator(method, model, batch, lr, momentum, _mpf_exact).vech_matrix()
+    ev = mp.eig(mp.matrix(T.tolist()), left=False, right=False)
+    return max(abs(x) for x in ev)
+
+
+def spectral_radius_mp(method, model, batch, lr, momentum, route, digits):
+    """RateResult with ``digits`` correct digits, agreed between two working precisions."""
+    from numerics.spectral import RateResult, _double, _top_blocks
+    method = as_method(method)
+    if route == "matrix-free":
+        raise InputError("digits", "more than 12 digits need the dense, secular or deterministic route "
+                                   f"(this model has vech dimension too large for mpmath; d = {model.d})")
+    z0 = None
+    top = None
+    if route == "secular":
+        z0 = float(_double(method, model, batch, float(lr), float(momentum), route).rho)
+        top = _top_blocks(method, model, batch, float(lr), float(momentum))
+    dps = digits + 10
+    for _ in range(12):
+        vals = []
+        for p in (dps, 2 * dps + 10):
+            with mp.workdps(p):
+                if route == "deterministic":
+                    v = _deterministic_mp(method, model, lr, momentum)
+                elif route == "secular":
+                    v = _secular_mp(method, model, batch, lr, momentum, z0, top)
+                else:
+                    v = _dense_mp(method, model, batch, lr, momentum)
+                vals.append(+v)
+        with mp.workdps(2 * dps + 10):
+            a, b = vals
+            if a == b:
+                agree = 2 * dps + 10
+            else:
+                agree = int(mp.floor(-mp.log10(abs(a - b) / abs(b)))) if b != 0 else 0
+        if agree >= digits + 2 or (b == 0 and a == 0):
+            with mp.workdps(2 * dps + 10):
+                rho = +b
+            return RateResult(rho, digits, None, route, "mpmath")
+        dps = 2 * dps if dps < MAX_DPS else dps
+        if dps > MAX_DPS:
+            break
+    raise RuntimeError(f"could not reach {digits} digits (precisions disagree beyond {agree} digits)")
