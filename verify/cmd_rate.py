@@ -1,0 +1,91 @@
+"""``momentum-verify rate``: the spectral radius rho of the second-moment operator and K = -1/ln(rho)."""
+from __future__ import annotations
+
+import json
+import math
+
+from theory.errors import InputError
+from theory.methods import METHODS, get_method
+from theory.parse import parse_number_exact
+from theory.sampling import MODELS, check_model_name
+from verify.parsing import load_array, parse_batch, parse_momentum, parse_positive, parse_spec
+
+
+def add_parser(p):
+    p.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
+    p.add_argument("--model", default="gaussian", help=f"one of: {', '.join(MODELS)} (default gaussian)")
+    p.add_argument("--spectrum", help="eigenvalues of H: 1,2,3 | linspace:LO:HI:D | geomspace:LO:HI:D | @FILE "
+                                      "(gaussian; coordinate with diagonal H)")
+    p.add_argument("--matrix", help="FILE.npy or text: the data matrix A (finite, kaczmarz) or H (coordinate)")
+    p.add_argument("--batch", required=True, help="batch size B >= 1, or inf (deterministic)")
+    p.add_argument("--without-replacement", action="store_true",
+                   help="draw a uniform B-subset of the n components (finite, kaczmarz, coordinate)")
+    p.add_argument("--lr", required=True, help="step size eta > 0 (decimal or fraction like 1/3)")
+    p.add_argument("--momentum", default="0", help="momentum beta in [0, 1) (default 0)")
+    p.add_argument("--digits", help="correct significant digits wanted (default: double precision)")
+    p.add_argument("--certify", action="store_true", help="add an interval proven to contain rho (arb)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+
+def build_model(args):
+    """The sampling model from --model, --spectrum / --matrix and --without-replacement."""
+    cls = check_model_name(args.model)
+    wr = bool(getattr(args, "without_replacement", False))
+    spec, mat = getattr(args, "spectrum", None), getattr(args, "matrix", None)
+    if args.model == "gaussian":
+        if spec is None or mat is not None:
+            raise InputError("spectrum", "the gaussian model takes --spectrum (not --matrix)")
+        return cls(parse_spec(spec), without_replacement=wr)
+    if args.model == "coordinate":
+        if (spec is None) == (mat is None):
+            raise InputError("matrix", "coordinate takes exactly one of --spectrum (diagonal H) or --matrix (H)")
+        if spec is not None:
+            return cls(spectrum=parse_spec(spec), without_replacement=wr)
+        return cls(H=load_array(mat, "matrix", ndim=2), without_replacement=wr)
+    if mat is None or spec is not None:
+        raise InputError("matrix", f"the {args.model} model takes --matrix FILE (the rows a_i of A)")
+    return cls(load_array(mat, "matrix", ndim=2), without_replacement=wr)
+
+
+def parse_digits(text):
+    if text is None:
+        return None
+    try:
+        v = int(str(text).strip())
+    except ValueError:
+        raise InputError("digits", f"must be an integer, got {text!r}") from None
+    if not 1 <= v <= 1000:
+        raise InputError("digits", f"must lie in [1, 1000], got {v}")
+    return v
+
+
+def run(args) -> int:
+    from numerics.spectral import format_digits
+    from numerics.spectral import spectral_radius
+    method = get_method(args.method)
+    parse_positive(args.lr, "lr")                       # validation with the parameter's name
+    parse_momentum(args.momentum, "momentum")
+    lr, momentum = parse_number_exact(args.lr, "lr"), parse_number_exact(args.momentum, "momentum")
+    batch = parse_batch(args.batch)
+    digits = parse_digits(args.digits)
+    model = build_model(args)
+    model.check_batch(batch)
+    res = spectral_radius(method, model, batch, lr, momentum, digits=digits, certify=args.certify)
+    if args.json:
+        print(json.dumps(res.to_json()))
+        return 0
+    j = res.to_json()
+    print(f"rho = {j['rho']} ({res.digits} digits, {res.route}, {res.precision})")
+    if res.interval is not None:
+        print(f"certified: {j['interval'][0]} <= rho <= {j['interval'][1]} (arb)")
+    K = res.K
+    kd = res.K_digits()
+    if float(res.rho) > 1:
+        print(f"K = {j['K']} ({kd} digits): diverges, E||e_k||^2 grows by e every {format_digits(-K, kd)} iterations")
+    elif math.isinf(float(K)):
+        print("K = inf: no decay (rho = 1)")
+    else:
+        print(f"K = {j['K']} ({kd} digits) iterations per e-fold of E||e_k||^2")
+    for note in res.notes:
+        print(f"note: {note}")
+    return 0
