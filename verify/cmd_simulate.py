@@ -132,7 +132,7 @@ def to_json(res, exact_err2, exact_loss, rate) -> dict:
         "ess": _finite_list(res.ess),
         "reliable": [bool(v) for v in res.reliable],
         "confidence": res.confidence,
-        "interval_method": f"{res.interval_method}; {res.groups} groups; reliable while ESS >= 5 x groups",
+        "interval_method": f"{res.interval_method}; {res.groups} groups; reliable while ESS >= 20 x groups",
         "runs": res.runs, "groups": res.groups, "seed": res.seed, "backend": res.backend,
         "stopped_at": res.stopped_at, "stop_reason": res.stop_reason,
         "elapsed_s": res.elapsed_s,
