@@ -546,8 +546,11 @@ def _perron_matrix_free(op, tol: float = 1e-14):
         return op.apply(unpack(np.real(v)))[iu] * scale
 
     v0 = np.eye(m)[iu] * scale
-    L = LinearOperator((N, N), matvec=mv, dtype=float)
-    w, V = eigs(L, k=min(4, N - 2), which="LM", v0=v0, tol=tol, ncv=min(N - 1, 24), maxiter=5000)
+    if N <= 60:          # too small for ARPACK: the packed matrix, column by column
+        w, V = np.linalg.eig(np.column_stack([mv(e) for e in np.eye(N)]))
+    else:
+        L = LinearOperator((N, N), matvec=mv, dtype=float)
+        w, V = eigs(L, k=4, which="LM", v0=v0, tol=tol, ncv=min(N - 1, 24), maxiter=5000)
     mag = np.abs(w)
     cand = np.flatnonzero(mag >= mag.max() * (1 - 1e-8))
     k = int(cand[np.argmax(np.real(w[cand]))])

@@ -1,0 +1,237 @@
+"""numerics.spectral: every route agrees with every other to the digits each states; independent
+closed forms (MATH.md §6-7) as golden values; the decoupled reduction equals the full operator."""
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings, strategies as st
+
+from numerics.operators import DecoupledProblem, SecondMomentOperator
+from numerics.spectral import RateResult, format_digits, rho_grid, spectral_radius
+from theory.errors import InputError
+from theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz
+
+METHODS = ["sgd", "heavy-ball", "nesterov", "sgdm"]
+INF = math.inf
+
+
+def agree(a: RateResult, b: RateResult, slack: float = 1.0) -> bool:
+    """|a - b| within the sum of the two stated error bars (relative 10^-digits each)."""
+    ra, rb = mp.mpf(a.rho), mp.mpf(b.rho)
+    tol = (mp.mpf(10) ** -a.digits + mp.mpf(10) ** -b.digits) * max(abs(ra), abs(rb)) * slack
+    return abs(ra - rb) <= tol
+
+
+def vech_rho(op: SecondMomentOperator) -> float:
+    return float(np.max(np.abs(np.linalg.eigvals(op.vech_matrix()))))
+
+
+instances = st.fixed_dictionaries({
+    "method": st.sampled_from(METHODS),
+    "lam": st.lists(st.floats(0.05, 2.0), min_size=1, max_size=3),
+    "batch": st.integers(1, 8),
+    "lr": st.floats(0.02, 1.5),
+    "momentum": st.floats(0.0, 0.95),
+})
+
+
+# --------------------------------------------------------------------------------------------------
+# routes agree
+# --------------------------------------------------------------------------------------------------
+@given(instances)
+def test_secular_dense_matrix_free_agree(inst):
+    g = Gaussian(inst["lam"])
+    args = (inst["method"], g, inst["batch"], inst["lr"], inst["momentum"])
+    sec = spectral_radius(*args)
+    assert sec.route == "secular"
+    dense = spectral_radius(*args, route="dense")
+    mf = spectral_radius(*args, route="matrix-free")
+    assert sec.digits >= 6 and dense.digits >= 4
+    assert agree(sec, dense), (sec, dense)
+    assert agree(sec, mf), (sec, mf)
+
+
+@given(instances)
+@settings(max_examples=8)
+def test_mpmath_agrees_with_double(inst):
+    g = Gaussian(inst["lam"])
+    args = (inst["method"], g, inst["batch"], inst["lr"], inst["momentum"])
+    hi = spectral_radius(*args, digits=25)
+    assert hi.precision == "mpmath" and hi.digits == 25
+    assert agree(spectral_radius(*args), hi)
+    # the same 25 digits again at a different request: mpmath agrees with itself
+    assert agree(spectral_radius(*args, digits=32), hi)
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_reduced_operator_has_the_full_spectral_radius(method):
+    """Off-diagonal blocks of S decouple and cannot dominate: rho(blockdiag(D_i) + u v^T) equals rho
+    of T on all symmetric 2d x 2d matrices, and T's top eigenvector is PSD."""
+    rng = np.random.default_rng(7)
+    for _ in range(4):
+        lam = rng.uniform(0.1, 1.5, size=3)
+        g = Gaussian(lam)
+        B, lr, mom = int(rng.integers(1, 6)), float(rng.uniform(0.05, 1.2)), float(rng.uniform(0, 0.9))
+        op = SecondMomentOperator(method, g, B, lr, mom)
+        full = np.linalg.eig(op.vech_matrix())
+        k = int(np.argmax(np.abs(full[0])))
+        red = np.max(np.abs(np.linalg.eigvals(DecoupledProblem(method, g, B, lr, mom).dense())))
+        assert abs(full[0][k]) == pytest.approx(red, rel=1e-9)
+        assert abs(full[0][k].imag) <= 1e-9 * abs(full[0][k])
+        from theory.moments import vech_index
+        m = 2 * g.d
+        P = np.zeros((m, m))
+        for v, (i, j) in zip(np.real(full[1][:, k]), vech_index(m)):
+            P[i, j] = P[j, i] = v
+        P *= np.sign(np.trace(P))
+        assert np.linalg.eigvalsh(P)[0] >= -1e-8 * np.abs(P).max()
+        assert spectral_radius(method, g, B, lr, mom).rho == pytest.approx(red, rel=1e-9)
+
+
+@pytest.mark.parametrize("method", ["heavy-ball", "nesterov"])
+def test_coordinate_diagonal_secular_equals_dense(method):
+    c = Coordinate(spectrum=[1.0, 2.0, 3.0])
+    for B, lr, mom in [(1, 1 / 6, 0.0), (2, 0.2, 0.5), (3, 0.1, 0.8)]:
+        a = spectral_radius(method, c, B, lr, mom)
+        assert a.route == "secular"
+        b = spectral_radius(method, c, B, lr, mom, route="dense")
+        assert agree(a, b)
+        full = Coordinate(H=np.diag([1.0, 2.0, 3.0]))
+        assert full.decoupled is not None
+
+
+@pytest.mark.parametrize("cls", [FiniteSum, Kaczmarz])
+def test_rank_one_models_dense_matrix_free_mpmath(cls):
+    rng = np.random.default_rng(3)
+    A = rng.standard_normal((5, 3))
+    model = cls(A)
+    for method, B, lr, mom in [("heavy-ball", 2, 0.2, 0.5), ("nesterov", 1, 0.1, 0.3), ("sgd", 3, 0.4, 0.0)]:
+        if cls is Kaczmarz:
+            lr = lr * 5
+        d = spectral_radius(method, model, B, lr, mom)
+        assert d.route == "dense"
+        mf = spectral_radius(method, model, B, lr, mom, route="matrix-free")
+        assert agree(d, mf)
+        hi = spectral_radius(method, model, B, lr, mom, digits=16)
+        assert hi.precision == "mpmath"
+        assert agree(d, hi)
+
+
+# --------------------------------------------------------------------------------------------------
+# golden values from independent closed forms
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("d,B", [(1, 1), (3, 2), (10, 5), (50, 200)])
+def test_isotropic_gaussian_tuned_sgd(d, B):
+    """H = I_d: SGD at eta = B/(B+d+1) has rho = (d+1)/(B+d+1) (MATH.md §7)."""
+    g = Gaussian([1] * d)
+    r = spectral_radius("sgd", g, B, sp.Rational(B, B + d + 1), 0, digits=30)
+    with mp.workdps(50):
+        assert abs(r.rho - mp.mpf(d + 1) / (B + d + 1)) < mp.mpf(10) ** -30
+    dbl = spectral_radius("sgd", g, B, B / (B + d + 1), 0)
+    assert dbl.rho == pytest.approx((d + 1) / (B + d + 1), rel=10.0 ** -dbl.digits)
+
+
+def test_gd_deterministic_closed_form():
+    g = Gaussian([1, 2, 7, 10])
+    r = spectral_radius("sgd", g, INF, sp.Rational(2, 11), 0, digits=40)
+    assert r.route == "deterministic"
+    with mp.workdps(60):
+        assert abs(r.rho - (mp.mpf(9) / 11) ** 2) < mp.mpf(10) ** -40
+
+
+@pytest.mark.parametrize("kappa", [4, 10, 1000])
+def test_polyak_heavy_ball_30_digits(kappa):
+    """Polyak's optimum at B = inf: rho = ((sqrt k - 1)/(sqrt k + 1))^2, a Jordan block at mu and L."""
+    k = sp.Integer(kappa)
+    g = Gaussian([1, 3, kappa])
+    eta = 4 / (sp.sqrt(k) + 1) ** 2
+    beta = ((sp.sqrt(k) - 1) / (sp.sqrt(k) + 1)) ** 2
+    r = spectral_radius("heavy-ball", g, INF, eta, beta, digits=30, certify=True)
+    with mp.workdps(60):
+        truth = mp.mpf(sp.N(beta, 60))
+        assert abs(r.rho - truth) <= mp.mpf(10) ** -30 * truth
+        lo, hi = r.interval
+        assert lo <= truth <= hi
+        assert hi - lo <= mp.mpf(10) ** -29 * truth
+    assert format_digits(r.rho, 30) == format_digits(truth, 30)
+
+
+def test_polyak_in_double_precision_escalates():
+    """Rounded Polyak parameters: the blocks are within rounding of defective, double precision would
+    lose half the digits; the result is recomputed and agrees with mpmath at the same (float) inputs."""
+    kappa = 10.0
+    eta = 4 / (math.sqrt(kappa) + 1) ** 2
+    beta = ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+    g = Gaussian([1.0, 3.0, kappa])
+    r = spectral_radius("heavy-ball", g, INF, eta, beta)
+    assert r.digits >= 12
+    hi = spectral_radius("heavy-ball", g, INF, eta, beta, digits=30)
+    assert agree(r, hi)
+
+
+def test_near_critical_damping_at_finite_batch():
+    """Polyak's parameters with noise: the root sits next to near-defective blocks; double and mpmath
+    agree to the stated digits."""
+    kappa = 100.0
+    eta = 4 / (math.sqrt(kappa) + 1) ** 2
+    beta = ((math.sqrt(kappa) - 1) / (math.sqrt(kappa) + 1)) ** 2
+    g = Gaussian(np.geomspace(1, kappa, 30))
+    for B in (10 ** 3, 10 ** 6, 10 ** 9):
+        r = spectral_radius("heavy-ball", g, B, eta, beta)
+        hi = spectral_radius("heavy-ball", g, B, eta, beta, digits=20)
+        assert agree(r, hi), (B, r, hi)
+
+
+# --------------------------------------------------------------------------------------------------
+# the grid
+# --------------------------------------------------------------------------------------------------
+def test_rho_grid_matches_pointwise():
+    g = Gaussian(np.geomspace(0.01, 1, 40))
+    lrs = np.array([0.05, 0.5, 1.0, 3.0])[:, None]
+    moms = np.array([0.0, 0.5, 0.9])[None, :]
+    for method in METHODS:
+        for B in (1, 16, INF):
+            R = rho_grid(method, g, B, lrs, moms)
+            assert R.shape == (4, 3)
+            for i in range(4):
+                for j in range(3):
+                    r = spectral_radius(method, g, B, lrs[i, 0], moms[0, j])
+                    assert R[i, j] == pytest.approx(float(r.rho), rel=max(10.0 ** -r.digits, 1e-12))
+
+
+def test_rho_grid_loops_for_other_models():
+    A = np.random.default_rng(0).standard_normal((4, 2))
+    m = FiniteSum(A)
+    R = rho_grid("heavy-ball", m, 2, [0.1, 0.2], 0.5)
+    assert R.shape == (2,)
+    assert R[1] == pytest.approx(float(spectral_radius("heavy-ball", m, 2, 0.2, 0.5).rho), rel=1e-10)
+
+
+# --------------------------------------------------------------------------------------------------
+# results and errors
+# --------------------------------------------------------------------------------------------------
+def test_K_and_json():
+    r = RateResult(mp.mpf("0.5"), 20, None, "secular", "mpmath")
+    with mp.workdps(30):
+        assert abs(r.K - 1 / mp.log(2)) < mp.mpf(10) ** -25
+    j = r.to_json()
+    assert j["rho"] == "0.50000000000000000000" and j["digits"] == 20
+    assert set(j) == {"rho", "K", "digits", "route", "precision"}
+    assert RateResult(1.0, 15).K == math.inf
+    assert RateResult(2.0, 15).K < 0
+
+
+@pytest.mark.parametrize("kw,param", [
+    (dict(lr=-1.0), "lr"), (dict(lr=0.0), "lr"), (dict(momentum=1.0), "momentum"),
+    (dict(momentum=-0.1), "momentum"), (dict(batch=0), "batch"), (dict(digits=0), "digits"),
+    (dict(route="nonsense"), "route"),
+])
+def test_bad_input(kw, param):
+    args = dict(method="heavy-ball", model=Gaussian([1.0, 2.0]), batch=2, lr=0.1, momentum=0.5)
+    args.update(kw)
+    with pytest.raises(InputError) as e:
+        spectral_radius(args.pop("method"), args.pop("model"), args.pop("batch"), args.pop("lr"),
+                        args.pop("momentum"), **args)
+    assert e.value.param == param
