@@ -1,0 +1,210 @@
+"""Tuned stochastic rates on few-eigenvalue gaussian spectra: exact evaluation and asymptotics in kappa.
+
+Two parts.
+
+1. Evaluation of the exact objects of :mod:`theory.stochastic` to any precision (mpmath): rho is the root
+   of largest modulus of det(zI - T_k) (Krein-Rutman: it is real and equals rho(T)); the tuned rate
+   min_(eta, beta) rho solves the smooth optimality system Q = dQ/deta = dQ/dbeta = 0 (an interior
+   optimum with a simple top root: dz = -grad Q / Q_z), found by Newton from a global double-precision
+   search, then validated (the root is the top root, and a local minimum).
+2. Asymptotics of the tuned rate as kappa -> oo on the family (stated once, used everywhere)
+
+       FAMILY:  H with eigenvalue L = 1 of multiplicity m and mu = 1/kappa of multiplicity 1,
+                so tr H = m + 1/kappa, R^2 = m + 2 + 1/kappa, kappa_bar = (m + 2) kappa + 1,
+                kappa_bar/kappa -> m + 2, kappa_bar/sqrt(kappa) ~ (m + 2) sqrt(kappa),
+
+   with the batch B = b kappa^a: a = 0 (B << kappa_bar/sqrt(kappa); B << kappa_bar/kappa when b << m),
+   0 < a < 1/2 (kappa_bar/kappa << B << kappa_bar/sqrt(kappa)), a > 1/2 (B >> kappa_bar/sqrt(kappa)).
+   Leading terms are derived by dominant balance (SymPy) where the scaling is known, and measured
+   (fitted exponents and coefficients of K = -1/ln rho) where it is not.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import mpmath as mp
+import numpy as np
+import sympy as sp
+
+from theory import symbols
+from theory.stochastic import Spectrum, rate_polynomial, m as m_sym
+
+z, eta, beta = symbols.z, symbols.eta, symbols.beta
+eps = sp.Symbol("epsilon", positive=True)       # 1/kappa
+kappa = symbols.kappa
+
+
+# --------------------------------------------------------------------------------------------------
+# evaluation at numeric parameters
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Kernels:
+    """Lambdified pieces of one rate polynomial with numeric spectrum and batch (free: z, eta, beta)."""
+
+    coeffs_mp: object      # (eta, beta) -> list of coefficients of det(zI - T_k), highest first
+    system_mp: object      # (z, eta, beta) -> [Q, Q_eta(, Q_beta)]
+    jacobian_mp: object
+    momentum: bool
+
+
+def kernels(method: str, spectrum: Spectrum, batch) -> Kernels:
+    """Build the kernels for ``method`` on a numeric ``spectrum`` (values and multiplicities numbers)."""
+    return _kernels(method, spectrum, sp.sympify(batch))
+
+
+@lru_cache(maxsize=64)
+def _kernels(method: str, spectrum: Spectrum, batch) -> Kernels:
+    rp = rate_polynomial(method, spectrum, batch)
+    coeffs = rp.coefficients()
+    momentum = rp.full.has(beta)
+    params = (eta, beta) if momentum else (eta,)
+    Q = sp.expand(rp.secular)
+    eqs = [Q] + [sp.diff(Q, p) for p in params]
+    unknowns = (z,) + params
+    J = sp.Matrix(eqs).jacobian(unknowns)
+    return Kernels(sp.lambdify((eta, beta), coeffs, "mpmath"),
+                   sp.lambdify(unknowns, eqs, "mpmath"), sp.lambdify(unknowns, J, "mpmath"), momentum)
+
+
+def top_root_mp(coeffs) -> mp.mpf:
+    """rho = max |root| of a polynomial (coefficients highest first) at the working precision."""
+    roots = mp.polyroots(coeffs, maxsteps=400, extraprec=4 * mp.mp.prec)
+    return max(abs(r) for r in roots)
+
+
+def rho_mp(method: str, spectrum: Spectrum, batch, lr, momentum, dps: int = 40) -> mp.mpf:
+    """rho(T) at (lr, momentum) as the top root of det(zI - T_k), computed at ``dps`` digits."""
+    k = kernels(method, spectrum, batch)
+    with mp.workdps(dps):
+        return +top_root_mp(k.coeffs_mp(mp.mpf(lr) if not isinstance(lr, mp.mpf) else lr,
+                                        mp.mpf(momentum) if not isinstance(momentum, mp.mpf) else momentum))
+
+
+@dataclass
+class Tuned:
+    """The tuned rate: rho, K = -1/ln rho, eta, beta at ``digits`` digits; ``check`` how it was validated."""
+
+    rho: mp.mpf
+    eta: mp.mpf
+    beta: mp.mpf
+    digits: int
+    check: dict = field(default_factory=dict)
+
+    @property
+    def K(self) -> mp.mpf:
+        with mp.workdps(self.digits + 10):
+            return -1 / mp.log(self.rho)
+
+
+def _global_start(method: str, spectrum: Spectrum, batch, momentum: bool):
+    """Best point of a (log eta, log(1 - beta)) grid, refined by Nelder-Mead, in double precision with
+    the numeric engine's vectorised secular solver (``numerics.spectral.rho_grid``; batch rounded to an
+    integer: this is only a starting point for Newton)."""
+    from scipy.optimize import minimize
+
+    from numerics.spectral import rho_grid
+    from theory.sampling import Gaussian
+
+    lams = [float(v) for v in spectrum.expanded()]
+    model = Gaussian(lams)
+    Bi = max(1, int(round(float(batch)))) if batch is not sp.oo else math.inf
+    L = max(lams)
+    le = np.linspace(math.log(1e-6 / L), math.log(4.0 / L), 48)
+    lg = np.linspace(math.log(1e-9), 0.0, 48) if momentum else np.array([0.0])
+    E, G = np.meshgrid(np.exp(le), np.exp(lg), indexing="ij")
+    R = rho_grid(method, model, Bi, E, 1 - G)
+    i, j = np.unravel_index(np.argmin(np.where(np.isfinite(R), R, np.inf)), R.shape)
+
+    def obj(p):
+        g = math.exp(min(p[1], 0.0)) if momentum else 1.0
+        r = float(rho_grid(method, model, Bi, np.array([math.exp(p[0])]), np.array([1 - g]))[0])
+        return r if np.isfinite(r) else 1e300
+
+    x0 = [le[i], lg[j]] if momentum else [le[i]]
+    res = minimize(obj, x0, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-17, maxiter=4000))
+    return math.exp(res.x[0]), (1 - math.exp(min(res.x[1], 0.0))) if momentum else 0.0
+
+
+def tuned_rate(method: str, spectrum: Spectrum, batch, dps: int = 30, start=None) -> Tuned:
+    """min over (eta, beta) (beta = 0 without momentum) of rho(T), to ``dps`` digits.
+
+    ``start`` = (eta, beta) skips the global double-precision search (continuation in a parameter).
+    Raises RuntimeError when the optimum is not a smooth interior point (validation fails).
+    """
+    k = kernels(method, spectrum, batch)
+    e0, b0 = start if start is not None else _global_start(method, spectrum, batch, k.momentum)
+    with mp.workdps(dps + 20):
+        e0, b0 = mp.mpf(e0), mp.mpf(b0)
+        z0 = top_root_mp(k.coeffs_mp(e0, b0 if k.momentum else 0))
+        x0 = [z0, e0, b0] if k.momentum else [z0, e0]
+        f = lambda *x: k.system_mp(*x)                      # noqa: E731
+        J = lambda *x: k.jacobian_mp(*x)                    # noqa: E731
+        sol = mp.findroot(f, x0, J=J, tol=mp.mpf(10) ** (-(dps + 10)), maxsteps=200)
+        sol = [sol[i] for i in range(len(x0))]
+        zs, es = sol[0], sol[1]
+        bs = sol[2] if k.momentum else mp.mpf(0)
+        top = top_root_mp(k.coeffs_mp(es, bs))
+        gap = abs(top - zs) / zs
+        # local minimum: rho at perturbed parameters is not below the optimum
+        h = mp.mpf(10) ** (-(dps // 4))
+        worse = True
+        for de, db in ((h, 0), (-h, 0), (0, h), (0, -h)) if k.momentum else ((h, 0), (-h, 0)):
+            worse &= top_root_mp(k.coeffs_mp(es * (1 + de), bs + db * (1 - bs))) >= top * (1 - h**3)
+        ok = gap < mp.mpf(10) ** (-dps) and es > 0 and 0 <= bs < 1 and worse
+        if not ok:
+            raise RuntimeError(f"tuned {method}: no smooth interior optimum found (gap {mp.nstr(gap, 3)}, "
+                               f"local minimum {worse}, eta {mp.nstr(es, 8)}, beta {mp.nstr(bs, 8)})")
+        return Tuned(+top, +es, +bs, dps, {"top-root gap": mp.nstr(gap, 3), "local minimum": worse,
+                                          "conditions": "Q = dQ/deta = dQ/dbeta = 0" if k.momentum
+                                          else "Q = dQ/deta = 0"})
+
+
+# --------------------------------------------------------------------------------------------------
+# the family and sequences in kappa
+# --------------------------------------------------------------------------------------------------
+def family_spectrum(kappa_value, m_value) -> Spectrum:
+    """FAMILY: {1^m, (1/kappa)^1} with exact numbers."""
+    return Spectrum((sp.Integer(1), 1 / sp.nsimplify(kappa_value)), (sp.Integer(m_value), sp.Integer(1)))
+
+
+FAMILY_SYMBOLIC = Spectrum((sp.Integer(1), eps), (m_sym, sp.Integer(1)))
+
+
+def family_batch(kappa_value, b, a) -> sp.Expr:
+    """B = b kappa^a (exact; not an integer in general: f_B = 1/B is continuous in B)."""
+    return sp.nsimplify(b) * sp.nsimplify(kappa_value) ** sp.nsimplify(a)
+
+
+def tuned_sequence(method: str, kappas, m_value: int, b, a, dps: int = 30) -> list[Tuned]:
+    """Tuned rates along kappa (increasing), continuing (log-log extrapolation) from one global search."""
+    out, hist = [], []
+    for kv in kappas:
+        spec, bt = family_spectrum(kv, m_value), family_batch(kv, b, a)
+        start = None
+        if len(hist) >= 2:
+            (k1, e1, g1), (k2, e2, g2) = hist[-2], hist[-1]
+            t = math.log(kv / k2) / math.log(k2 / k1)
+            start = (e2 * (e2 / e1) ** t, 1 - g2 * (g2 / g1) ** t if g2 > 0 else 0.0)
+        elif len(hist) == 1:
+            start = (hist[-1][1], 1 - hist[-1][2])
+        res = tuned_rate(method, spec, bt, dps=dps, start=start)
+        out.append(res)
+        hist.append((kv, float(res.eta), float(1 - res.beta)))
+    return out
+
+
+# --------------------------------------------------------------------------------------------------
+# dominant balance
+# --------------------------------------------------------------------------------------------------
+def leading_balance(Q: sp.Expr, scaling: dict, order_symbol=eps):
+    """Substitute the scaling ansatz (e.g. z = 1 - x eps) and return (power, coefficient) of the leading
+    power of ``order_symbol`` in Q (a polynomial in the scaled unknowns)."""
+    expr = sp.expand(Q.subs(scaling, simultaneous=True))
+    terms = sp.Poly(expr, order_symbol).terms() if expr.is_polynomial(order_symbol) else None
+    if terms is None:
+        lead = sp.series(expr, order_symbol, 0, 8).removeO()
+        terms = sp.Poly(sp.expand(lead), order_symbol).terms()
+    (p,), c = min(terms, key=lambda t: t[0][0])
+    return p, sp.factor(c)
