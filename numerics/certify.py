@@ -205,7 +205,7 @@ def secular_interval(method, model, batch, lr, momentum, rho, digits: int) -> tu
     """Certified (lo, hi) around the approximation ``rho`` (good to about ``digits`` digits), widening
     and raising the precision until both ends are proven."""
     method = as_method(method)
-    rho = mp.mpf(rho)
+    rho = rho if isinstance(rho, mp.mpf) else mp.mpf(rho)      # (mpf() would round to the context)
     rel = mp.mpf(10) ** (-digits) * 4
     bits = _bits(digits + 10)
     for _ in range(10):
@@ -223,7 +223,7 @@ def secular_interval(method, model, batch, lr, momentum, rho, digits: int) -> tu
 
 
 def _mpf_to_arb(x) -> flint.arb:
-    m, e = mp.mpf(x).man_exp
+    m, e = (x if isinstance(x, mp.mpf) else mp.mpf(x)).man_exp
     return flint.arb(flint.fmpz(int(m))) * flint.arb(2) ** int(e) if m != 0 else flint.arb(0)
 
 

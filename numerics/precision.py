@@ -266,9 +266,27 @@ def _mpf_exact(e):
     return to_mpf(e)
 
 
-def _dense_mp(method, model, batch, lr, momentum):
-    T = ObjectSecondMomentOperator(method, model, batch, lr, momentum, _mpf_exact).vech_matrix()
-    ev = mp.eig(mp.matrix(T.tolist()), left=False, right=False)
+def _dense_mp(method, model, batch, lr, momentum, sigma=None):
+    """Top eigenvalue of T (vech basis) by inverse iteration shifted at the double estimate ``sigma``
+    (a few steps reach any precision for a simple eigenvalue; mpmath's QR otherwise)."""
+    T = mp.matrix(ObjectSecondMomentOperator(method, model, batch, lr, momentum, _mpf_exact).vech_matrix().tolist())
+    N = T.rows
+    if sigma is not None:
+        shift = mp.mpf(sigma) * (1 + mp.mpf(2) ** -40)
+        x = mp.matrix([1] * N)
+        prev = None
+        try:
+            for _ in range(60):
+                x = mp.lu_solve(T - shift * mp.eye(N), x)
+                x = x / mp.norm(x)
+                k = max(range(N), key=lambda i: abs(x[i]))
+                est = (T * x)[k] / x[k]
+                if prev is not None and abs(est - prev) <= mp.mpf(10) ** (-mp.mp.dps + 2) * abs(est):
+                    return abs(est)
+                prev = est
+        except ZeroDivisionError:
+            pass
+    ev = mp.eig(T, left=False, right=False)
     return max(abs(x) for x in ev)
 
 
@@ -281,6 +299,8 @@ def spectral_radius_mp(method, model, batch, lr, momentum, route, digits):
                                    f"(this model has vech dimension too large for mpmath; d = {model.d})")
     z0 = None
     top = None
+    if route == "dense":
+        z0 = float(_double(method, model, batch, float(lr), float(momentum), route).rho)
     if route == "secular":
         z0 = float(_double(method, model, batch, float(lr), float(momentum), route).rho)
         top = _top_blocks(method, model, batch, float(lr), float(momentum))
@@ -294,7 +314,7 @@ def spectral_radius_mp(method, model, batch, lr, momentum, route, digits):
                 elif route == "secular":
                     v = _secular_mp(method, model, batch, lr, momentum, z0, top)
                 else:
-                    v = _dense_mp(method, model, batch, lr, momentum)
+                    v = _dense_mp(method, model, batch, lr, momentum, z0)
                 vals.append(+v)
         with mp.workdps(2 * dps + 10):
             a, b = vals

@@ -149,8 +149,8 @@ def test_polyak_heavy_ball_30_digits(kappa):
     eta = 4 / (sp.sqrt(k) + 1) ** 2
     beta = ((sp.sqrt(k) - 1) / (sp.sqrt(k) + 1)) ** 2
     r = spectral_radius("heavy-ball", g, INF, eta, beta, digits=30, certify=True)
-    with mp.workdps(60):
-        truth = mp.mpf(sp.N(beta, 60))
+    with mp.workdps(150):
+        truth = mp.mpf(sp.N(beta, 150))
         assert abs(r.rho - truth) <= mp.mpf(10) ** -30 * truth
         lo, hi = r.interval
         assert lo <= truth <= hi
