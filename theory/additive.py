@@ -15,13 +15,11 @@ null-direction (flat manifold) variance.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import sympy as sp
 
 from theory import symbols
 from theory.errors import InputError
-from theory.methods import Method, get_method
+from theory.methods import Method
 from theory.moments import apply_second_moment, decoupled_block, first_moment_operator, vech
 from theory.sampling import DecoupledNoise, SamplingModel
 
@@ -206,7 +204,7 @@ def stationary_with_batch(method: Method, noise: DecoupledNoise, spectrum, fB, k
     num = sum((vi.T * ai)[0, 0] for vi, ai in zip(v_s, a_s))
     den = 1 - sum((vi.T * ci)[0, 0] for vi, ci in zip(v_s, c_s))
     tau_ = num / den
-    return [sp.simplify(ai + ci * tau_) for ai, ci in zip(a_s, c_s)]
+    return [sp.cancel(ai + ci * tau_) for ai, ci in zip(a_s, c_s)]
 
 
 def null_direction_moments(method: Method, steps=k, sigma2=sigma**2) -> sp.Matrix:
@@ -226,17 +224,3 @@ def null_direction_moments(method: Method, steps=k, sigma2=sigma**2) -> sp.Matri
         geo.append(steps if r == 1 else (1 - r**steps) / (1 - r))
     X = P * sp.diag(*geo) * P.inv() * F
     return sp.simplify(X)
-
-
-@dataclass(frozen=True)
-class AdditiveSetting:
-    """Numeric description of the noise for ``numerics``: noise variance sigma^2 and Sigma's kind
-    ("identity", "hessian") or an explicit matrix (list of rows)."""
-
-    sigma2: float
-    cov: object = "identity"
-
-
-def method_for(name: str) -> Method:
-    """The registered triple (``sgd``, ``sgdm``, ``heavy-ball``, ``nesterov``)."""
-    return get_method(name)
