@@ -223,3 +223,23 @@ def first_moment_charpoly_kernel(method: Method, module: str = "numpy"):
     M = method.block(symbols.lam)
     coef, _ = _monic_coefficients((symbols.z * sp.eye(M.shape[0]) - M).det())
     return _coefficient_kernel(coef, (symbols.lam, symbols.eta, symbols.beta), module)
+
+
+@lru_cache(maxsize=None)
+def secular_weight_kernel(method: Method, noise: DecoupledNoise):
+    """phi(z, lambda) = w(lambda) h(z) / den(z) when theory's numerator factors so (it does for sgd,
+    heavy-ball, sgdm); returns (w(lambda, eta, beta, f_B, tau), h-coefficients(eta, beta, f_B, tau))
+    as numpy kernels, or None. Then F(z) = h(z) sum_i w_i / den_i(z): one division per eigenvalue."""
+    num, den = sp.fraction(sp.together(secular_term(method, noise, F_B)))
+    if num == 0:
+        return None
+    lc = sp.Poly(sp.expand(den), symbols.z).LC()
+    parts = sp.Mul.make_args(sp.factor(num / lc))
+    w = sp.Mul(*[p for p in parts if not p.has(symbols.z)])
+    h = sp.Mul(*[p for p in parts if p.has(symbols.z)])
+    if h.has(symbols.lam):
+        return None
+    hcoef, _ = _monic_coefficients(h, sp.Integer(1))
+    kw = sp.lambdify(_ARGS, w, "numpy")
+    kh = _coefficient_kernel(hcoef, _ARGS[1:], "numpy")
+    return kw, kh

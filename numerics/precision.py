@@ -227,16 +227,32 @@ def _secular_mp(method, model, batch, lr, momentum, z0: float, top: list[int]):
         c = c - (Fc - 1) / dFc if dFc < 0 else (below + hi) / 2
     if left is None:                         # no root above rho(D): rho = rho(D)
         return max(S.block_radius(i) for i in top)
-    z = left
-    for _ in range(200):                     # Newton from the left: monotone
+    # from the left: Newton on G = 1/F (nearly linear next to a pole of F) while it does not overshoot,
+    # then Newton on F (never overshoots: F is convex decreasing above rho(D)); bisection as a fallback
+    z, use_F = left, False
+    for _ in range(400):
         F, dF = S.F(z)
-        if dF >= 0:
+        if dF >= 0 or not mp.isfinite(F):
             break
-        step = (F - 1) / -dF
-        if step <= tol * z:
-            z += step
-            break
-        z += step
+        step = (F - 1) / -dF if use_F else (F * F - F) / -dF
+        if step <= tol * z and abs(F - 1) <= mp.sqrt(tol):
+            return z + step
+        znew = min(z + step, hi)
+        if znew <= z:
+            znew = (z + hi) / 2
+        Fn, _ = S.F(znew)
+        if Fn >= 1:
+            z = znew
+        else:
+            hi, use_F = znew, True
+        if hi - z <= tol * hi:
+            return z
+    while hi - z > tol * hi:                 # fallback: bisection on F >= 1
+        c = (z + hi) / 2
+        if S.F(c)[0] >= 1:
+            z = c
+        else:
+            hi = c
     return z
 
 

@@ -34,7 +34,7 @@ import numpy as np
 
 from numerics.operators import (
     as_method, batch_factor_value, block_charpoly_kernel, first_moment_charpoly_kernel,
-    secular_poly_kernel,
+    secular_poly_kernel, secular_weight_kernel,
 )
 from theory.errors import InputError
 from theory.sampling import SamplingModel
@@ -162,52 +162,96 @@ def _cauchy_bound(c: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 # double precision secular solver, vectorised over parameter points
 # --------------------------------------------------------------------------------------------------
-class _SecularArrays:
-    """Coefficients of phi = num/den and of det(zI - D_i) for G parameter points x d eigenvalues.
+def _horner_monic(coefs, z):
+    """p(z), p'(z) for the monic polynomial z^q + coefs[0] z^(q-1) + ... (coefficient arrays)."""
+    if not coefs:
+        return np.ones_like(z), np.zeros_like(z)
+    p = z + coefs[0]
+    dp = np.ones_like(p)
+    for c in coefs[1:]:
+        dp = dp * z + p
+        p = p * z + c
+    return p, dp
 
-    Arrays have shape (G, d, deg + 1); ``F(z)`` sums over the eigenvalues for z of shape (G,).
+
+class _SecularArrays:
+    """Coefficients of phi = num/den and of det(zI - D_i) for G parameter points x d eigenvalues,
+    stored one contiguous (G, d) array per coefficient; ``F(z)`` sums over the eigenvalues for z of
+    shape (G,). When theory's numerator factors as w(lambda) h(z), F = h(z) sum_i w_i / den_i(z).
     """
 
     def __init__(self, method, noise, lam, eta, beta, fB, tau):
         L = lam[None, :]
         e, b, f = eta[:, None], beta[:, None], fB[:, None]
+        shape = (eta.size, lam.size)
         kn, kd = secular_poly_kernel(method, noise)
-        self.num = np.broadcast_to(kn(L, e, b, f, tau), (eta.size, lam.size, len(kn(1.0, 1.0, 0.5, 1.0, 1.0))))
-        self.den = kd(L, e, b, f, tau)
-        self.char = block_charpoly_kernel(method, noise)(L, e, b, f, tau)
-        self.num = np.broadcast_to(self.num, self.den.shape[:-1] + self.num.shape[-1:])
-        self.den = np.broadcast_to(self.den, self.num.shape[:-1] + self.den.shape[-1:])
-        self.char = np.broadcast_to(self.char, self.num.shape[:-1] + self.char.shape[-1:])
-        self.trivial = not np.any(self.num)
+        den = np.broadcast_to(kd(L, e, b, f, tau), shape + (len(kd(1.0, 1.0, 0.5, 1.0, 1.0)),))
+        char = block_charpoly_kernel(method, noise)(L, e, b, f, tau)
+        char = np.broadcast_to(char, shape + char.shape[-1:])
+        self.den = [np.ascontiguousarray(den[..., k]) for k in range(1, den.shape[-1])]
+        self.char_full = char
+        self.char = [np.ascontiguousarray(char[..., k]) for k in range(1, char.shape[-1])]
+        fac = secular_weight_kernel(method, noise)
+        if fac is not None:
+            kw, kh = fac
+            self.w = np.ascontiguousarray(np.broadcast_to(kw(L, e, b, f, tau), shape))
+            self.h = np.broadcast_to(kh(e[:, 0], b[:, 0], f[:, 0], tau), (eta.size, len(kh(1.0, 0.5, 1.0, 1.0))))
+            self.num = None
+            self.trivial = not np.any(self.w)
+        else:
+            num = np.broadcast_to(kn(L, e, b, f, tau), shape + (len(kn(1.0, 1.0, 0.5, 1.0, 1.0)),))
+            self.num = [np.ascontiguousarray(num[..., k]) for k in range(num.shape[-1])]
+            self.trivial = not any(np.any(c) for c in self.num)
+
+    @staticmethod
+    def _take(arrs, idx):
+        return arrs if isinstance(idx, slice) else [a[idx] for a in arrs]
 
     def F(self, z, idx=slice(None)):
         """F(z) and F'(z) at the points ``idx``."""
+        if not isinstance(idx, slice) and idx.size == len(self.den[0] if self.den else self.char[0]):
+            idx = slice(None)
         zz = z[:, None]
-        n, dn = _horner(self.num[idx], zz)
-        p, dp = _horner(self.den[idx], zz)
-        with np.errstate(divide="ignore", invalid="ignore"):
+        p, dp = _horner_monic(self._take(self.den, idx), zz)
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if self.num is None:
+                h = self.h[idx]
+                hz, dhz = _horner(h, z)
+                r = self.w[idx] / p
+                S = np.sum(r, axis=-1)
+                dS = np.sum(r * dp / p, axis=-1)
+                return hz * S, dhz * S - hz * dS
+            n, dn = _horner(np.stack(self._take(self.num, idx), axis=-1), zz)
             return np.sum(n / p, axis=-1), np.sum((dn * p - n * dp) / (p * p), axis=-1)
 
     def above(self, z, idx=slice(None)):
         """True where z > rho(D) (Budan-Fourier on every det(zI - D_i))."""
-        return np.all(_taylor_all_positive(self.char[idx], z[:, None]), axis=-1)
+        return np.all(_taylor_all_positive(self.char_full[idx], z[:, None]), axis=-1)
 
     def start(self):
-        return np.maximum(np.max(_cauchy_bound(self.char), axis=-1), 1e-300)
+        return np.maximum(np.max(_cauchy_bound(self.char_full), axis=-1), 1e-300)
 
     def rel_error(self, z):
         """Running error bound for F(z) divided by |z F'(z)|: the relative error of a root at z."""
         zz = z[:, None]
-        q = self.den.shape[-1] - 1
+        den = np.stack([np.ones_like(self.den[0])] + self.den, axis=-1) if self.den else None
+        q = den.shape[-1] - 1
         zp = np.abs(zz)[..., None] ** np.arange(q, -1, -1)
-        pabs = np.sum(np.abs(self.den) * zp, axis=-1)
-        qn = self.num.shape[-1] - 1
-        np_ = np.sum(np.abs(self.num) * zp[..., q - qn:], axis=-1)
-        n, _ = _horner(self.num, zz)
-        p, _ = _horner(self.den, zz)
+        pabs = np.sum(np.abs(den) * zp, axis=-1)
+        p, _ = _horner(den, zz)
+        F, dF = self.F(z)
+        if self.num is None:
+            hz, _ = _horner(self.h, z)
+            terms = np.abs(hz[:, None] * self.w / p)
+            nrel = 8 * EPS * self.h.shape[-1]
+        else:
+            num = np.stack(self.num, axis=-1)
+            n, _ = _horner(num, zz)
+            terms = np.abs(n / p)
+            qn = num.shape[-1] - 1
+            nrel = np.sum(np.abs(num) * zp[..., q - qn:], axis=-1) / np.maximum(np.abs(n), 1e-300) * EPS
         with np.errstate(divide="ignore", invalid="ignore"):
-            err = 4 * (q + 3) * EPS * np.sum(np.abs(n / p) * (pabs / np.abs(p)) + np_ / np.abs(p), axis=-1)
-            _, dF = self.F(z)
+            err = 4 * (q + 3) * np.sum(terms * (EPS * pabs / np.abs(p) + nrel), axis=-1)
             return err / np.abs(z * dF)
 
 
@@ -219,7 +263,7 @@ def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
     ``below`` at or below rho(D) (failed Budan-Fourier test). Returns (rho, lo, hi, found), arrays of
     shape (G,); in exact arithmetic lo <= rho(T) <= hi; ``found`` is False where rho = rho(D).
     """
-    G = arr.num.shape[0]
+    G = arr.char_full.shape[0]
     hi = arr.start()
     Fh, dFh = arr.F(hi)
     for _ in range(2000):                    # F < 1 at hi, doubling as needed (F -> 0 at infinity)
@@ -248,8 +292,11 @@ def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
         floor = np.where(has_left, lft, bel)
         ok = np.isfinite(c) & (c > floor) & (c < h)
         c = np.where(ok, c, 0.5 * (floor + h))
-        # converged: the Newton step from the left is below rounding, or the bracket is
-        conv = (has_left & (np.abs(from_left - lft) <= 2 * EPS * lft)) | (h - floor <= 4 * EPS * h)
+        # converged: the Newton step from the left is below rounding with F(left) within rounding of 1
+        # (a tiny step next to a pole of F is no proof), or the bracket is below rounding
+        near_one = np.abs(Fl[idx] - 1) <= 1e-9
+        conv = (has_left & near_one & (np.abs(from_left - lft) <= 2 * EPS * lft)) | (h - floor <= 4 * EPS * h)
+        c = np.where(has_left & ~near_one & (np.abs(c - lft) <= 2 * EPS * lft), 0.5 * (lft + h), c)
         if conv.any():
             result[idx[conv]] = np.where(has_left[conv], np.minimum(np.where(np.isfinite(from_left[conv]),
                                          from_left[conv], lft[conv]), h[conv]), h[conv])
