@@ -79,7 +79,7 @@ def simulate_label_noise(method: str, lr: float, momentum: float, delta: float, 
     x0 = xp.asarray(np.tile([u0, v0], (runs, 1)).astype(float))
     z = [x0 for _ in range(A.shape[0])]
     for _ in range(steps):
-        sign = xp.where(bk.uniform((runs,)) < 0.5, -1.0, 1.0)
+        sign = 1.0 - 2.0 * xp.astype(bk.uniform((runs,)) < 0.5, xp.float64)
         z = step_state(z, A, b, c, 1.0 + delta * sign)
     u, v = z[0][:, 0], z[0][:, 1]
     q = bk.to_numpy(xp.reshape(u * u - v * v, (groups, runs // groups)))
