@@ -339,7 +339,7 @@ def run_chunk(chunk: list, point_fn: Callable = compute_point) -> list[dict]:
             row.update(status="ok", reason="")
         except Exception as exc:  # recorded, not retried: the same inputs raise again
             row.update(status="failed", reason=_one_line(f"{type(exc).__name__}: {exc}"))
-        rows.append({c: row.get(c, "") for c in COLUMNS})
+        rows.append({c: str(row.get(c, "")) for c in COLUMNS})
     return rows
 
 
@@ -348,7 +348,7 @@ def failed_rows(chunk: list, reason: str) -> list[dict]:
     for p in chunk:
         row = point_identity(p)
         row.update(status="failed", reason=_one_line(reason))
-        rows.append({c: row.get(c, "") for c in COLUMNS})
+        rows.append({c: str(row.get(c, "")) for c in COLUMNS})
     return rows
 
 
@@ -430,13 +430,12 @@ def write_table(path, rows: list[dict]):
 # --------------------------------------------------------------------------------------------------
 # the output folder: the spec it belongs to, and resume
 # --------------------------------------------------------------------------------------------------
-def prepare_dir(out: Path, spec: SweepSpec, spec_text: str, resume: bool, total: int) -> list[dict]:
-    """Create or check ``out``; returns the rows already there (only with ``resume``).
-
-    A folder holding another spec's results is refused; so is one holding this spec's results without
-    ``resume`` (nothing is overwritten)."""
+def check_dir(out: Path, spec: SweepSpec, resume: bool) -> list[dict] | None:
+    """Check ``out`` without writing to it: the rows already there (with ``resume``), or None when the
+    folder is new. A folder holding another spec's results is refused; so is one holding this spec's
+    results without ``resume`` (nothing is overwritten)."""
     out = Path(out)
-    meta_path, results = out / "meta.json", out / "results.csv"
+    meta_path = out / "meta.json"
     h = spec.hash()
     if out.exists() and not out.is_dir():
         raise InputError("--out", f"{str(out)!r} exists and is not a folder")
@@ -451,16 +450,20 @@ def prepare_dir(out: Path, spec: SweepSpec, spec_text: str, resume: bool, total:
         if not resume:
             raise InputError("--out", f"{str(out)!r} already holds results of this spec; pass --resume to "
                                       "compute only the missing points, or use another folder")
-        return read_results(results, repair=True)
+        return read_results(out / "results.csv")
     if out.exists() and any(out.iterdir()):
         raise InputError("--out", f"{str(out)!r} is not empty and holds no sweep; use another folder")
+    return None
+
+
+def init_dir(out: Path, spec: SweepSpec, spec_text: str, total: int):
+    """Create ``out`` with ``spec.toml`` (the spec as written) and ``meta.json`` (its hash)."""
     out.mkdir(parents=True, exist_ok=True)
     (out / "spec.toml").write_text(spec_text)
-    meta = {"spec_hash": h, "points": total, "spec": spec.canonical(), "columns": COLUMNS}
+    meta = {"spec_hash": spec.hash(), "points": total, "spec": spec.canonical(), "columns": COLUMNS}
     tmp = out / "meta.json.tmp"
     tmp.write_text(json.dumps(meta, indent=1))
-    os.replace(tmp, meta_path)
-    return []
+    os.replace(tmp, out / "meta.json")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -558,19 +561,23 @@ def run_sweep(spec: SweepSpec, spec_text: str, out, *, client=None, scheduler: s
     t0 = time.perf_counter()
     out = Path(out)
     grid = points(spec)
-    done_rows = prepare_dir(out, spec, spec_text, resume, len(grid))
-    finished = {r["key"] for r in done_rows if r["status"] == "ok" or not retry_failed}
+    done_rows = check_dir(out, spec, resume)
+    finished = {r["key"] for r in done_rows or [] if r["status"] == "ok" or not retry_failed}
     todo = [p for p in grid if p.key not in finished]
     outcome = SweepOutcome(total=len(grid), skipped=len(grid) - len(todo), out=str(out))
-    writer = ResultsFile(out / "results.csv")
     own_client = own_cluster = None
+    if todo and client is None:   # before anything is written: an unreachable scheduler leaves no folder
+        own_client, own_cluster = connect(scheduler, workers, connect_timeout)
+        client = own_client
+    if done_rows is None:
+        init_dir(out, spec, spec_text, len(grid))
+    else:
+        read_results(out / "results.csv", repair=True)   # cut a torn last line before appending
+    writer = ResultsFile(out / "results.csv")
     futures = {}
     bar = None
     try:
         if todo:
-            if client is None:
-                own_client, own_cluster = connect(scheduler, workers, connect_timeout)
-                client = own_client
             from distributed import as_completed
             outcome.workers = len(client.nthreads())
             chunks = [todo[i:i + chunk] for i in range(0, len(todo), max(1, chunk))]
