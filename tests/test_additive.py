@@ -222,7 +222,7 @@ def test_null_direction_grows_as_sigma2_t():
     eta^2 times a k-independent term bounded in beta^k (so the limit eta -> 0 is sigma^2 t)."""
     t = sp.Symbol("t", positive=True)
     assert sp.simplify(null_direction_moments(METHODS["sgd"])[0].subs(k, t / eta**2) - sigma**2 * t) == 0
-    w = sp.Symbol("w")                                    # w = beta^k in [0, 1]
+    w = sp.Symbol("w", nonnegative=True)                  # w = beta^k in [0, 1]
     X = sp.expand(sp.powsimp(sp.expand(null_direction_moments(METHODS["sgdm"])[0])))
     Xw = sp.simplify(X.subs(beta ** (2 * k), w**2).subs(beta**k, w))
     assert sp.simplify(sp.diff(Xw, k) - eta**2 * sigma**2) == 0

@@ -189,3 +189,12 @@ def test_monte_carlo_interval_coverage_is_calibrated():
         hits += bool(sim.ci_low[0] <= exact <= sim.ci_high[0])
     lo, hi = stats.binom.ppf([0.0005, 0.9995], n, 0.9)
     assert lo <= hits <= hi
+
+
+def test_wang2024_quick_claims_hold():
+    from verify.claims.wang2024 import CLAIMS
+    for c in CLAIMS:
+        if c.quick:
+            v = c.run()
+            assert v.verdict == "holds", (c.id, v.numbers)
+            assert v.numbers and v.routes and v.precision
