@@ -20,11 +20,14 @@ tailed (close to log-normal), so the per-replica CLT interval undercovers; group
 R/G replicas and much closer to normal, and the t quantile pays for estimating their spread from G
 values. No moment-based interval survives a tail so heavy that a few replicas carry the mean, so each
 step also reports the effective sample size ESS_k = (sum_r w_r)^2 / sum_r w_r^2, w_r = ||e_k^(r)||^2,
-and flags the interval reliable only while ESS_k >= 20 G (about 20 effective replicas per group; calibrated on the tests' random instances).
+and flags the intervals reliable only while ESS_j >= 20 G for every j <= k (about 20 effective replicas
+per group; a prefix of the run, since later steps are driven by the same replicas; calibrated on the
+tests' random instances). The same for f(x_k) with its own ESS.
 
 Decay rate: least squares slope of log(mean_k) on k over a tail window (default: the second half of the
 reliable prefix of the run, i.e. of the steps before the first unreliable one), rho = exp(slope); its
-interval is a delete-one-group jackknife over the G groups with the t_{G-1} quantile (the jackknife also removes the first-order bias of log(mean)).
+interval is a delete-one-group jackknife over the G groups with the t_{G-1} quantile (the jackknife
+also removes the first-order bias of log(mean)).
 
 Overflow: a replica with ||e_k||^2 > 1e150 (or a non-finite value) stops the run cleanly at step k;
 results hold the steps before it.
@@ -84,6 +87,8 @@ class SimulationResult:
     loss_ci_high: np.ndarray
     ess: np.ndarray
     reliable: np.ndarray
+    loss_ess: np.ndarray
+    loss_reliable: np.ndarray
     rate_fit: RateFit | None
     runs: int
     groups: int
@@ -426,8 +431,12 @@ def _summarise(record, layout, confidence, window, runs, backend, seed, elapsed,
     tot, tot2 = per_group[:, 0].sum(axis=1), per_group[:, 1].sum(axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         ess = np.where(tot2 > 0, tot * tot / tot2, float(runs))
-    reliable = ess >= RELIABLE_ESS_PER_GROUP * G
+    reliable = np.logical_and.accumulate(ess >= RELIABLE_ESS_PER_GROUP * G)     # a prefix of the run
+    ftot, ftot2 = per_group[:, 2].sum(axis=1), per_group[:, 3].sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        loss_ess = np.where(ftot2 > 0, ftot * ftot / ftot2, float(runs))
+    loss_reliable = np.logical_and.accumulate(loss_ess >= RELIABLE_ESS_PER_GROUP * G)
     steps = np.arange(K1)
     fit = fit_rate(steps, per_group[:, 0], sizes, reliable, confidence, window) if K1 > 1 else None
-    return SimulationResult(steps, mean, lo, hi, fmean, flo, fhi, ess, reliable, fit, runs, G, confidence,
-                            backend, seed, elapsed, stopped_at, reason)
+    return SimulationResult(steps, mean, lo, hi, fmean, flo, fhi, ess, reliable, loss_ess, loss_reliable, fit,
+                            runs, G, confidence, backend, seed, elapsed, stopped_at, reason)

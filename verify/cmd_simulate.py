@@ -131,6 +131,8 @@ def to_json(res, exact_err2, exact_loss, rate) -> dict:
         "exact_loss": _finite_list(exact_loss),
         "ess": _finite_list(res.ess),
         "reliable": [bool(v) for v in res.reliable],
+        "loss_ess": _finite_list(res.loss_ess),
+        "loss_reliable": [bool(v) for v in res.loss_reliable],
         "confidence": res.confidence,
         "interval_method": f"{res.interval_method}; {res.groups} groups; reliable while ESS >= 20 x groups",
         "runs": res.runs, "groups": res.groups, "seed": res.seed, "backend": res.backend,
