@@ -11,8 +11,9 @@ import numpy as np
 
 from theory.errors import InputError
 from theory.methods import METHODS, get_method
-from theory.sampling import MODELS, check_model_name
-from verify.parsing import load_array, parse_batch, parse_momentum, parse_number, parse_positive, parse_spec
+from theory.sampling import MODELS
+from verify.cmd_rate import build_model   # the model options are those of `rate`
+from verify.parsing import parse_batch, parse_momentum, parse_number, parse_positive, parse_spec
 
 TABLE_ROWS = 12
 
@@ -48,24 +49,6 @@ def parse_count(text, param: str, minimum: int = 1) -> int:
     if not float(v).is_integer() or v < minimum:
         raise InputError(param, f"must be an integer >= {minimum}, got {text}")
     return int(v)
-
-
-def build_model(name: str, spectrum=None, matrix=None, without_replacement: bool = False):
-    """A sampling model from the command-line options (``--spectrum`` SPEC text, ``--matrix`` path)."""
-    cls = check_model_name(name)
-    if name == "gaussian":
-        if spectrum is None or matrix is not None:
-            raise InputError("spectrum", "the gaussian model needs --spectrum (and no --matrix)")
-        return cls(parse_spec(spectrum), without_replacement=without_replacement)
-    if name == "coordinate":
-        if (spectrum is None) == (matrix is None):
-            raise InputError("matrix", "coordinate needs exactly one of --matrix (H) or --spectrum (its diagonal)")
-        if spectrum is not None:
-            return cls(spectrum=parse_spec(spectrum), without_replacement=without_replacement)
-        return cls(H=load_array(matrix, "matrix", ndim=2), without_replacement=without_replacement)
-    if matrix is None or spectrum is not None:
-        raise InputError("matrix", f"the {name} model needs --matrix (and no --spectrum)")
-    return cls(load_array(matrix, "matrix", ndim=2), without_replacement=without_replacement)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -208,7 +191,7 @@ def run(args) -> int:
     from numerics.montecarlo import exact_moments, simulate
 
     method = get_method(args.method)
-    model = build_model(args.model, args.spectrum, args.matrix, args.without_replacement)
+    model = build_model(args)
     batch = model.check_batch(parse_batch(args.batch))
     lr = parse_positive(args.lr, "lr")
     momentum = parse_momentum(args.momentum)
