@@ -37,7 +37,7 @@ from theory.additive import SIGMA_SPECTRA, decoupled_forcing, forcing, svag_para
 from theory.errors import InputError
 from theory.methods import Method
 from theory.moments import vech_index
-from theory.sampling import GAUSSIAN_NOISE, Gaussian, SamplingModel
+from theory.sampling import GAUSSIAN_NOISE, SamplingModel
 
 DENSE_CHECK_MAX_D = 40      # cross-check with the dense route up to this dimension
 MAX_DIGITS = 14             # float64 agreement beyond this is not distinguishable

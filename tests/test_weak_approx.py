@@ -198,3 +198,13 @@ def test_wang2024_quick_claims_hold():
             v = c.run()
             assert v.verdict == "holds", (c.id, v.numbers)
             assert v.numbers and v.routes and v.precision
+
+
+@pytest.mark.slow
+def test_fixed_beta_09_order_tends_to_one_at_smaller_eta():
+    """beta = 0.9 (1 - beta = 0.1): the order approaches 1 only once eta << 1 - beta."""
+    pts = sweep(MODEL, [0.01, 0.003, 0.001, 0.0003, 0.0001], HORIZON, momentum=0.9)
+    lo = local_orders(pts)
+    assert all(a < b for a, b in zip(lo, lo[1:]))
+    assert 0.9 <= fitted_order(pts) <= 1.1
+    assert bound_check(pts).holds

@@ -10,7 +10,6 @@ affine recursions in float64 with digits from a second route (numerics.weak_appr
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from functools import lru_cache
 from itertools import product
 
@@ -18,7 +17,7 @@ import numpy as np
 import sympy as sp
 
 from theory import symbols
-from verify.claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
+from verify.claim import FAILS, HOLDS, Claim, Verdict
 from verify.claims.common import loglog_slope, sig
 
 SOURCE = "Wang, Malladi, Wang, Lyu, Li (ICLR 2024), as reported in MATH.md §8"
