@@ -243,3 +243,69 @@ def secular_weight_kernel(method: Method, noise: DecoupledNoise):
     kw = sp.lambdify(_ARGS, w, "numpy")
     kh = _coefficient_kernel(hcoef, _ARGS[1:], "numpy")
     return kw, kh
+
+
+def _lambda_poly_kernel(exprs):
+    """Kernel for a list of expressions polynomial in lambda: f(lam (d,), eta, beta, f_B, tau as (G, 1)
+    arrays or scalars) -> list of (G, d) arrays, by Horner in lambda with lambdified coefficients in the
+    parameters (a few operations per entry instead of the expanded expression)."""
+    lam, rest = _ARGS[0], _ARGS[1:]
+    plans = []
+    for e in exprs:
+        e = sp.expand(e)
+        try:
+            coeffs = sp.Poly(e, lam).all_coeffs() if e.has(lam) else [e]
+        except sp.PolynomialError:
+            coeffs = None
+        if coeffs is None:
+            plans.append(("direct", sp.lambdify(_ARGS, e, "numpy")))
+        else:
+            plans.append(("horner", [sp.lambdify(rest, c, "numpy") for c in coeffs]))
+
+    def run(L, *params):
+        shape = np.broadcast(L, *params).shape
+        out = []
+        for kind, f in plans:
+            if kind == "direct":
+                out.append(np.ascontiguousarray(np.broadcast_to(f(L, *params), shape), dtype=float))
+                continue
+            acc = np.broadcast_to(np.asarray(f[0](*params), dtype=float), shape).copy()
+            for g in f[1:]:
+                acc *= L
+                acc += g(*params)
+            out.append(acc)
+        return out
+    return run
+
+
+@lru_cache(maxsize=None)
+def secular_grid_kernel(method: Method, noise: DecoupledNoise):
+    """(lam (1, d), eta, beta, f_B, tau as (G, 1)) -> dict of (G, d) coefficient arrays for the grid
+    solver: ``den`` (monic, without the leading 1), ``char`` (det(zI - D), monic, without the leading
+    1; the same list object as ``den`` when the two coincide), and either ``w`` with ``h`` (coefficient
+    kernel in the parameters, F = h(z) sum_i w_i/den_i(z)) or ``num``."""
+    num, den = sp.fraction(sp.together(secular_term(method, noise, F_B)))
+    dcoef, lc = _monic_coefficients(den)
+    D, _, _ = decoupled_block(method, noise, fB=F_B)
+    ccoef, _ = _monic_coefficients((symbols.z * sp.eye(D.shape[0]) - D).det())
+    same = len(dcoef) == len(ccoef) and all(sp.simplify(a - b) == 0 for a, b in zip(dcoef, ccoef))
+    kden = _lambda_poly_kernel(dcoef[1:])
+    kchar = None if same else _lambda_poly_kernel(ccoef[1:])
+    fac = secular_weight_kernel(method, noise)
+    kw = None
+    if fac is not None:
+        parts = sp.Mul.make_args(sp.factor(num / lc))
+        kw = _lambda_poly_kernel([sp.Mul(*[p for p in parts if not p.has(symbols.z)])])
+    ncoef, _ = _monic_coefficients(num, lc) if num != 0 else ([sp.Integer(0)], None)
+    knum = _lambda_poly_kernel(ncoef)
+
+    def run(L, e, b, f, tau):
+        out = {"den": kden(L, e, b, f, tau)}
+        out["char"] = out["den"] if kchar is None else kchar(L, e, b, f, tau)
+        if fac is not None:
+            out["w"] = kw(L, e, b, f, tau)[0]
+            out["h"] = fac[1]
+        else:
+            out["num"] = knum(L, e, b, f, tau)
+        return out
+    return run

@@ -193,7 +193,8 @@ class RankOneModel(SamplingModel):
 class Gaussian(SamplingModel):
     """Streaming least squares: G = x x^T, x ~ N(0, H), H = diag(spectrum).
 
-    E[x x^T Y x x^T] = 2 H Y H + tr(H Y) H, so C_B(Y) = (1/B)(H Y H + tr(H Y) H).
+    E[x x^T Y x x^T] = H (Y + Y^T) H + tr(H Y) H (= 2 H Y H + tr(H Y) H for symmetric Y, by Isserlis),
+    so C_B(Y) = (1/B)(H Y H + tr(H Y) H) on symmetric Y.
     """
 
     name = "gaussian"
@@ -221,7 +222,7 @@ class Gaussian(SamplingModel):
 
     def second_moment(self, Y: sp.Matrix) -> sp.Matrix:
         H = self.hessian()
-        return 2 * H * Y * H + (H * Y).trace() * H
+        return H * (Y + Y.T) * H + (H * Y).trace() * H
 
     def hessian_array(self) -> np.ndarray:
         return np.diag(self._arr)

@@ -1,0 +1,36 @@
+"""The `formula` command: output, LaTeX, and one-line errors with exit status 2."""
+import subprocess
+import sys
+
+import pytest
+import sympy as sp
+
+from verify.cli import main
+
+
+def test_deterministic_rate_output_parses_back(capsys):
+    assert main(["formula", "--method", "heavy-ball", "--what", "deterministic-rate"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    rho_text = out[out.index("rho = rate of E||e_k||^2:") + 1].strip()
+    k = sp.Symbol("kappa", positive=True)
+    expr = sp.parse_expr(rho_text, local_dict={"kappa": k})   # our own output, not user input
+    assert sp.simplify(expr - ((sp.sqrt(k) - 1) / (sp.sqrt(k) + 1)) ** 2) == 0
+
+
+@pytest.mark.parametrize("what", ["first-moment", "second-moment", "charpoly", "deterministic-rate"])
+@pytest.mark.parametrize("model", ["gaussian", "coordinate", "finite"])
+def test_every_object_prints(capsys, what, model):
+    assert main(["formula", "--method", "nesterov", "--model", model, "--what", what, "--latex"]) == 0
+    assert "\\" in capsys.readouterr().out or what == "deterministic-rate"
+
+
+@pytest.mark.parametrize("argv, param", [
+    (["formula", "--method", "adam"], "method"),
+    (["formula", "--method", "sgd", "--what", "nope"], "what"),
+    (["formula", "--method", "sgd", "--model", "nope"], "model"),
+])
+def test_bad_names_exit_2(argv, param):
+    r = subprocess.run([sys.executable, "-m", "verify", *argv], capture_output=True, text=True)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and f"error: {param}:" in r.stderr
+    assert "Traceback" not in r.stderr
