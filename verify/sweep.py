@@ -591,8 +591,6 @@ def run_sweep(spec: SweepSpec, spec_text: str, out, *, client=None, scheduler: s
                 except Exception as exc:  # KilledWorker: its worker died ALLOWED_FAILURES + 1 times
                     rows = failed_rows(c, f"{type(exc).__name__}: {exc}")
                 writer.append(rows)
-                outcome.computed += len(rows)
-                outcome.failed += sum(r["status"] != "ok" for r in rows)
                 bar.advance(len(rows))
                 if on_rows is not None:
                     on_rows(rows)
@@ -606,9 +604,12 @@ def run_sweep(spec: SweepSpec, spec_text: str, out, *, client=None, scheduler: s
             fut.cancel()
         if own_client is not None:
             _close_quietly(own_client, own_cluster)
+    # count what is on disk (a signal may land between a write and any counter update)
+    table = final_table(read_results(out / "results.csv"))
+    new = [r for r in table if r["key"] not in finished]
+    outcome.computed, outcome.failed = len(new), sum(r["status"] != "ok" for r in new)
     outcome.wall_s = time.perf_counter() - t0
     if not outcome.interrupted:
-        table = final_table(read_results(out / "results.csv"))
         write_table(out / "results.csv", table)
         if spec.task == "tune":
             write_summary(out, spec, table)
