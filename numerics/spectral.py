@@ -34,7 +34,7 @@ import numpy as np
 
 from numerics.operators import (
     as_method, batch_factor_value, block_charpoly_kernel, first_moment_charpoly_kernel,
-    secular_poly_kernel, secular_weight_kernel,
+    secular_grid_kernel,
 )
 from theory.errors import InputError
 from theory.sampling import SamplingModel
@@ -174,96 +174,135 @@ def _horner_monic(coefs, z):
     return p, dp
 
 
+def _taylor_positive_lists(coefs, z):
+    """True where every derivative of z^q + coefs[0] z^(q-1) + ... is > 0 at z (Taylor shift)."""
+    a = [np.ones_like(z)] + [c + 0 * z for c in coefs]
+    q = len(a) - 1
+    ok = np.ones(np.broadcast(z, *coefs).shape, dtype=bool) if coefs else np.ones_like(z, dtype=bool)
+    for k in range(q + 1):           # after pass k, a[q-k] = p^(k)(z) / k!
+        for j in range(1, q + 1 - k):
+            a[j] = a[j - 1] * z + a[j]
+        ok &= a[q - k] > 0
+    return ok
+
+
 class _SecularArrays:
     """Coefficients of phi = num/den and of det(zI - D_i) for G parameter points x d eigenvalues,
-    stored one contiguous (G, d) array per coefficient; ``F(z)`` sums over the eigenvalues for z of
-    shape (G,). When theory's numerator factors as w(lambda) h(z), F = h(z) sum_i w_i / den_i(z).
+    one contiguous (G, d) array per coefficient; ``F(z)`` sums over the eigenvalues for z of shape
+    (G,). When theory's numerator factors as w(lambda) h(z), F = h(z) sum_i w_i / den_i(z).
     """
 
     def __init__(self, method, noise, lam, eta, beta, fB, tau):
-        L = lam[None, :]
-        e, b, f = eta[:, None], beta[:, None], fB[:, None]
-        shape = (eta.size, lam.size)
-        kn, kd = secular_poly_kernel(method, noise)
-        den = np.broadcast_to(kd(L, e, b, f, tau), shape + (len(kd(1.0, 1.0, 0.5, 1.0, 1.0)),))
-        char = block_charpoly_kernel(method, noise)(L, e, b, f, tau)
-        char = np.broadcast_to(char, shape + char.shape[-1:])
-        self.den = [np.ascontiguousarray(den[..., k]) for k in range(1, den.shape[-1])]
-        self.char_full = char
-        self.char = [np.ascontiguousarray(char[..., k]) for k in range(1, char.shape[-1])]
-        fac = secular_weight_kernel(method, noise)
-        if fac is not None:
-            kw, kh = fac
-            self.w = np.ascontiguousarray(np.broadcast_to(kw(L, e, b, f, tau), shape))
-            self.h = np.broadcast_to(kh(e[:, 0], b[:, 0], f[:, 0], tau), (eta.size, len(kh(1.0, 0.5, 1.0, 1.0))))
-            self.num = None
+        k = secular_grid_kernel(method, noise)(lam[None, :], eta[:, None], beta[:, None], fB[:, None], tau)
+        self.G, self.d = eta.size, lam.size
+        self.den, self.char = k["den"], k["char"]
+        if "w" in k:
+            self.w, self.num = k["w"], None
+            self.h = np.broadcast_to(k["h"](eta, beta, fB, tau), (eta.size, len(k["h"](1.0, 0.5, 1.0, 1.0))))
             self.trivial = not np.any(self.w)
         else:
-            num = np.broadcast_to(kn(L, e, b, f, tau), shape + (len(kn(1.0, 1.0, 0.5, 1.0, 1.0)),))
-            self.num = [np.ascontiguousarray(num[..., k]) for k in range(num.shape[-1])]
+            self.num = k["num"]
             self.trivial = not any(np.any(c) for c in self.num)
 
     @staticmethod
     def _take(arrs, idx):
         return arrs if isinstance(idx, slice) else [a[idx] for a in arrs]
 
+    def _norm_idx(self, idx):
+        if not isinstance(idx, slice) and idx.size == self.G:
+            return slice(None)
+        return idx
+
     def F(self, z, idx=slice(None)):
         """F(z) and F'(z) at the points ``idx``."""
-        if not isinstance(idx, slice) and idx.size == len(self.den[0] if self.den else self.char[0]):
-            idx = slice(None)
+        idx = self._norm_idx(idx)
         zz = z[:, None]
         p, dp = _horner_monic(self._take(self.den, idx), zz)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if self.num is None:
-                h = self.h[idx]
-                hz, dhz = _horner(h, z)
+                hz, dhz = _horner(self.h[idx], z)
                 r = self.w[idx] / p
                 S = np.sum(r, axis=-1)
-                dS = np.sum(r * dp / p, axis=-1)
+                r *= dp
+                r /= p
+                dS = np.sum(r, axis=-1)
                 return hz * S, dhz * S - hz * dS
             n, dn = _horner(np.stack(self._take(self.num, idx), axis=-1), zz)
             return np.sum(n / p, axis=-1), np.sum((dn * p - n * dp) / (p * p), axis=-1)
 
     def above(self, z, idx=slice(None)):
         """True where z > rho(D) (Budan-Fourier on every det(zI - D_i))."""
-        return np.all(_taylor_all_positive(self.char_full[idx], z[:, None]), axis=-1)
+        idx = self._norm_idx(idx)
+        return np.all(_taylor_positive_lists(self._take(self.char, idx), z[:, None]), axis=-1)
 
     def start(self):
-        return np.maximum(np.max(_cauchy_bound(self.char_full), axis=-1), 1e-300)
+        """Fujiwara's bound 2 max_k |c_k|^(1/k) >= |every root| of every det(zI - D_i)."""
+        q = len(self.char)
+        if q == 0:
+            return np.full(self.G, 1e-300)
+        b = np.zeros(self.G)
+        for k, c in enumerate(self.char, start=1):
+            t = np.abs(c) / 2 if k == q else np.abs(c)
+            b = np.maximum(b, np.max(t, axis=-1) ** (1.0 / k))
+        return np.maximum(2 * b, 1e-300)
 
     def rel_error(self, z):
         """Running error bound for F(z) divided by |z F'(z)|: the relative error of a root at z."""
         zz = z[:, None]
-        den = np.stack([np.ones_like(self.den[0])] + self.den, axis=-1) if self.den else None
-        q = den.shape[-1] - 1
-        zp = np.abs(zz)[..., None] ** np.arange(q, -1, -1)
-        pabs = np.sum(np.abs(den) * zp, axis=-1)
-        p, _ = _horner(den, zz)
+        az = np.abs(zz)
+        q = len(self.den)
+        p, _ = _horner_monic(self.den, zz)
+        pabs, _ = _horner_monic([np.abs(c) for c in self.den], az)
         F, dF = self.F(z)
-        if self.num is None:
-            hz, _ = _horner(self.h, z)
-            terms = np.abs(hz[:, None] * self.w / p)
-            nrel = 8 * EPS * self.h.shape[-1]
-        else:
-            num = np.stack(self.num, axis=-1)
-            n, _ = _horner(num, zz)
-            terms = np.abs(n / p)
-            qn = num.shape[-1] - 1
-            nrel = np.sum(np.abs(num) * zp[..., q - qn:], axis=-1) / np.maximum(np.abs(n), 1e-300) * EPS
-        with np.errstate(divide="ignore", invalid="ignore"):
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            if self.num is None:
+                hz, _ = _horner(self.h, z)
+                terms = np.abs(hz[:, None] * self.w / p)
+                nrel = 8 * EPS * self.h.shape[-1]
+            else:
+                num = np.stack(self.num, axis=-1)
+                n, _ = _horner(num, zz)
+                nabs, _ = _horner(np.abs(num), az)
+                terms = np.abs(n / p)
+                nrel = nabs / np.maximum(np.abs(n), 1e-300) * EPS
             err = 4 * (q + 3) * np.sum(terms * (EPS * pabs / np.abs(p) + nrel), axis=-1)
             return err / np.abs(z * dF)
+
+
+def _pole_estimate(arr: _SecularArrays, iters: int = 80) -> np.ndarray:
+    """Largest real root of det(zI - D_i) at the extreme eigenvalues (where rho(D) usually sits), by
+    Newton from the right (monotone: beyond the largest root every derivative is positive)."""
+    cols = [0, arr.d - 1] if arr.d > 1 else [0]
+    coefs = [np.stack([c[:, j] for j in cols], axis=-1) for c in arr.char]
+    q = len(coefs)
+    if q == 0:
+        return np.zeros(arr.G)
+    z = np.zeros(coefs[0].shape)
+    for k, c in enumerate(coefs, start=1):
+        z = np.maximum(z, (np.abs(c) / (2 if k == q else 1)) ** (1.0 / k))
+    z = 2 * z + 1e-300
+    for _ in range(iters):
+        p, dp = _horner_monic(coefs, z)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(dp > 0, p / dp, 0.0)
+        step = np.where(np.isfinite(step) & (step > 0), step, 0.0)
+        z = z - step
+        if np.all(step <= 4 * EPS * z):
+            break
+    return np.max(z, axis=-1)
 
 
 def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
     """Largest root of F(z) = 1 above rho(D), or rho(D) when there is none.
 
-    Safeguarded Newton on G = 1/F (nearly linear next to a pole of F, where F itself is stiff) inside a
-    bracket that only shrinks: ``hi`` above rho(D) with F < 1, ``left`` above rho(D) with F >= 1,
-    ``below`` at or below rho(D) (failed Budan-Fourier test). Returns (rho, lo, hi, found), arrays of
-    shape (G,); in exact arithmetic lo <= rho(T) <= hi; ``found`` is False where rho = rho(D).
+    Bracket that only shrinks: ``hi`` above rho(D) with F < 1, ``left`` above rho(D) with F >= 1,
+    ``below`` at or below rho(D) (failed Budan-Fourier test). Candidates, from the last point: the
+    root of the model F ~ b + a/(z - p) with p the estimated rho(D) (exact for one dominant pole), else
+    Newton on G = 1/F; when those leave the bracket, Newton on F from ``left`` (never overshoots: F is
+    convex decreasing above rho(D)), else bisection. Returns (rho, lo, hi, found), arrays of shape (G,);
+    in exact arithmetic lo <= rho(T) <= hi; ``found`` is False where rho = rho(D).
     """
-    G = arr.char_full.shape[0]
+    G = arr.G
     hi = arr.start()
     Fh, dFh = arr.F(hi)
     for _ in range(2000):                    # F < 1 at hi, doubling as needed (F -> 0 at infinity)
@@ -272,34 +311,49 @@ def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
             break
         hi = np.where(bad, 2 * hi, hi)
         Fh, dFh = arr.F(hi)
+    pole = _pole_estimate(arr)
+    pole = np.where(pole < hi, pole, np.nan)
+    ok_pole = np.isfinite(pole)
     below = np.zeros(G)
+    if ok_pole.any():                        # the estimate is a lower bound of rho(D) iff it fails the test
+        i = np.flatnonzero(ok_pole)
+        ab = arr.above(pole[i], i)
+        below[i[~ab]] = pole[i[~ab]]
+        pole[i[ab]] = np.nan
     left = np.full(G, np.nan)
     Fl, dFl = np.full(G, np.nan), np.full(G, np.nan)
+    zl, Fz, dFz = hi.copy(), Fh.copy(), dFh.copy()       # the last point evaluated
     active = np.ones(G, dtype=bool)
-    use_F = np.zeros(G, dtype=bool)          # Newton on G overshot once: Newton on F (never overshoots)
+    rooted = np.zeros(G, dtype=bool)         # converged onto F = 1 (possibly only from above)
     result = hi.copy()
     for _ in range(max_iter):
         idx = np.flatnonzero(active)
         if idx.size == 0:
             break
         has_left = ~np.isnan(left[idx])
-        h, lft, bel = hi[idx], left[idx], below[idx]
-        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            # Newton on G = 1/F: z + (1 - G) / G' with G' = -F'/F^2, from the left point if known
-            from_left = lft + np.where(use_F[idx], Fl[idx] - 1, Fl[idx] ** 2 - Fl[idx]) / -dFl[idx]
-            from_hi = h - (Fh[idx] - Fh[idx] ** 2) / dFh[idx]
-        c = np.where(has_left, from_left, from_hi)
+        h, lft, bel, p = hi[idx], left[idx], below[idx], pole[idx]
+        z, F, dF = zl[idx], Fz[idx], dFz[idx]
         floor = np.where(has_left, lft, bel)
-        ok = np.isfinite(c) & (c > floor) & (c < h)
-        c = np.where(ok, c, 0.5 * (floor + h))
-        # converged: the Newton step from the left is below rounding with F(left) within rounding of 1
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            a = -dF * (z - p) ** 2
+            b = F - a / (z - p)
+            model = np.where((p < z) & (a > 0) & (b < 1), p + a / (1 - b), np.nan)
+            newton_G = z + (F * F - F) / -dF
+            c = np.where(np.isfinite(model), model, newton_G)
+            newton_F = lft + (Fl[idx] - 1) / -dFl[idx]
+        inside = np.isfinite(c) & (c > floor) & (c < h)
+        # converged: the step from the last point is below rounding with F there within rounding of 1
         # (a tiny step next to a pole of F is no proof), or the bracket is below rounding
-        near_one = np.abs(Fl[idx] - 1) <= 1e-9
-        conv = (has_left & near_one & (np.abs(from_left - lft) <= 2 * EPS * lft)) | (h - floor <= 4 * EPS * h)
-        c = np.where(has_left & ~near_one & (np.abs(c - lft) <= 2 * EPS * lft), 0.5 * (lft + h), c)
+        at_root = (np.abs(F - 1) <= 1e-9) & (np.abs(c - z) <= 2 * EPS * z)
+        conv = at_root | (h - floor <= 4 * EPS * h)
+        rooted[idx[at_root]] = True
+        fallback = np.where(has_left & np.isfinite(newton_F) & (newton_F > lft) & (newton_F < h)
+                            & (newton_F - lft > 2 * EPS * lft), newton_F, 0.5 * (floor + h))
+        final = np.clip(np.where(np.isfinite(c), c, z), floor, h)
+        final = np.where(~has_left & (h - floor <= 4 * EPS * h), h, final)
+        c = np.where(inside & ((c - z) != 0), c, fallback)
         if conv.any():
-            result[idx[conv]] = np.where(has_left[conv], np.minimum(np.where(np.isfinite(from_left[conv]),
-                                         from_left[conv], lft[conv]), h[conv]), h[conv])
+            result[idx[conv]] = final[conv]
             active[idx[conv]] = False
             keep = ~conv
             idx, c, has_left = idx[keep], c[keep], has_left[keep]
@@ -312,14 +366,15 @@ def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
             ab[need] = arr.above(c[need], idx[need])
         up = ab & (Fc < 1)
         lo_ok = ab & (Fc >= 1)
-        use_F[idx[up & has_left]] = True
         i_up, i_lo, i_bel = idx[up], idx[lo_ok], idx[~ab]
         hi[i_up], Fh[i_up], dFh[i_up] = c[up], Fc[up], dFc[up]
         left[i_lo], Fl[i_lo], dFl[i_lo] = c[lo_ok], Fc[lo_ok], dFc[lo_ok]
         below[i_bel] = c[~ab]
-    found = ~np.isnan(left)
-    result = np.where(active, hi, result)
-    lo = np.where(found, left, below)
+        i_ab = idx[ab]
+        zl[i_ab], Fz[i_ab], dFz[i_ab] = c[ab], Fc[ab], dFc[ab]
+    found = ~np.isnan(left) | rooted
+    result = np.where(active, np.where(found, left, hi), result)
+    lo = np.where(~np.isnan(left), left, np.where(rooted, result, below))
     return result, lo, hi, found
 
 
