@@ -167,8 +167,11 @@ def _horner_monic(coefs, z):
     if not coefs:
         return np.ones_like(z), np.zeros_like(z)
     p = z + coefs[0]
-    dp = np.ones_like(p)
-    for c in coefs[1:]:
+    if len(coefs) == 1:
+        return p, np.ones_like(p)
+    dp = z + p
+    p = p * z + coefs[1]
+    for c in coefs[2:]:
         dp = dp * z + p
         p = p * z + c
     return p, dp
@@ -233,7 +236,12 @@ class _SecularArrays:
     def above(self, z, idx=slice(None)):
         """True where z > rho(D) (Budan-Fourier on every det(zI - D_i))."""
         idx = self._norm_idx(idx)
-        return np.all(_taylor_positive_lists(self._take(self.char, idx), z[:, None]), axis=-1)
+        coefs = self._take(self.char, idx)
+        zz = z[:, None]
+        if len(coefs) == 3:          # cubic: p, p', half of p'' = 3 z + c_0 (a sixth of p''' = 1)
+            p, dp = _horner_monic(coefs, zz)
+            return np.all((p > 0) & (dp > 0) & (3 * zz + coefs[0] > 0), axis=-1)
+        return np.all(_taylor_positive_lists(coefs, zz), axis=-1)
 
     def start(self):
         """Fujiwara's bound 2 max_k |c_k|^(1/k) >= |every root| of every det(zI - D_i)."""
