@@ -10,6 +10,16 @@ G_B y = (1/B) sum_j x_j (y_j^T y) is a batched contraction over the (R, B, d) ar
 matrix is formed per replica. Gaussian draws are x = sqrt(spectrum) * N(0, 1); finite populations draw
 component indices i.i.d. with probabilities p (with replacement) or a uniform B-subset (without).
 
+Gaussian batches B >= 2 use an identity in law that needs d + B normals instead of B d ("reduced"):
+with v = H y, s^2 = y^T H y, each x_j = v (x_j.y)/s^2 + x_j', where x_j.y ~ N(0, s^2) is independent
+of x_j' ~ N(0, H - v v^T/s^2). Given the x_j.y, sum_j (x_j.y) x_j' is N(0, (sum_j (x_j.y)^2)(H - v v^T/s^2)),
+and sum_j (x_j.y)^2 = s^2 Q with Q ~ chi^2_B, so
+
+    G_B y  =(law)  (1/B) (Q v + s sqrt(Q) x'),   x' = x - v (x.y)/s^2,  x ~ N(0, H),  Q = sum of B squared N(0, 1).
+
+The law of the whole trajectory is unchanged (fresh draws each step, conditionally on the state);
+``gaussian_sampler="direct"`` keeps the B d draws (the tests hold both against the exact recursion).
+
 Estimates. Replicas are split into G groups (batch means). At each step the estimate of E||e_k||^2 is
 the mean over all replicas; its interval is the batch-means t interval
 
@@ -227,7 +237,7 @@ def _lincomb(coefs, arrays):
 class _Kernel:
     """G_B y and H e for one model on one backend (arrays of shape (r, d))."""
 
-    def __init__(self, model: SamplingModel, batch, bk):
+    def __init__(self, model: SamplingModel, batch, bk, gaussian_sampler: str = "reduced"):
         xp = self.xp = bk.xp
         self.bk, self.batch, self.d = bk, batch, model.d
         H = np.asarray(model.hessian_array(), dtype=float)
@@ -239,9 +249,11 @@ class _Kernel:
             return
         self.B = int(batch)
         if isinstance(model, Gaussian):
-            self.kind = "gaussian"
+            if gaussian_sampler not in ("reduced", "direct"):
+                raise InputError("gaussian_sampler", f"must be 'reduced' or 'direct', got {gaussian_sampler!r}")
+            self.kind = "gaussian-reduced" if gaussian_sampler == "reduced" and self.B >= 2 else "gaussian"
             self.sqrt_lam = xp.asarray(np.sqrt(np.diag(H)))
-            self.per_replica = self.B * model.d
+            self.per_replica = self.B * model.d if self.kind == "gaussian" else model.d + self.B
         elif isinstance(model, RankOneModel):
             self.kind = "components"
             p, X, Y = model.component_arrays()
@@ -264,10 +276,18 @@ class _Kernel:
         xp, r = self.xp, y.shape[0]
         if self.kind == "deterministic":
             return self.hess(y)
+        if self.kind == "gaussian-reduced":
+            x = self.sqrt_lam * self.bk.normal((r, self.d))                      # x ~ N(0, H)
+            v = self.lam * y                                                     # H y
+            s2 = xp.sum(v * y, axis=1)                                           # y^T H y
+            safe = xp.where(s2 > 0, s2, xp.ones_like(s2))
+            Q = xp.sum(self.bk.normal((r, self.B)) ** 2, axis=1)                 # chi^2_B
+            xperp = x - v * (xp.sum(x * y, axis=1) / safe)[:, None]
+            return (Q[:, None] * v + (xp.sqrt(s2 * Q))[:, None] * xperp) / self.B
         if self.kind == "gaussian":
             Z = self.bk.normal((r, self.B, self.d))
             w = xp.vecdot(Z, (self.sqrt_lam * y)[:, None, :])                  # (r, B): z_j . (sqrt(lam) y)
-            return self.sqrt_lam * xp.vecdot(Z, w[:, :, None], axis=-2) / self.B
+            return self.sqrt_lam * xp.matmul(w[:, None, :], Z)[:, 0, :] / self.B
         if self.without:
             order = xp.argsort(self.bk.uniform((r, self.n)), axis=1)
             idx = order[:, :self.B]
@@ -278,7 +298,7 @@ class _Kernel:
         Yg = xp.reshape(xp.take(self.Y, flat, axis=0), (r, self.B, self.d))
         Xg = Yg if self.Y is self.X else xp.reshape(xp.take(self.X, flat, axis=0), (r, self.B, self.d))
         w = xp.vecdot(Yg, y[:, None, :])                                         # (r, B): y_i . y
-        return xp.vecdot(Xg, w[:, :, None], axis=-2) / self.B                    # (1/B) sum_j x_ij w_j
+        return xp.matmul(w[:, None, :], Xg)[:, 0, :] / self.B                   # (1/B) sum_j x_ij w_j
 
 
 # --------------------------------------------------------------------------------------------------
@@ -286,7 +306,8 @@ class _Kernel:
 # --------------------------------------------------------------------------------------------------
 def simulate(method, model: SamplingModel, batch, lr, momentum, steps: int, runs: int, *, seed: int = 0,
              backend="numpy", x0=None, progress=None, confidence: float = 0.99,
-             groups: int = DEFAULT_GROUPS, fit_window: tuple[int, int] | None = None) -> SimulationResult:
+             groups: int = DEFAULT_GROUPS, fit_window: tuple[int, int] | None = None,
+             gaussian_sampler: str = "reduced") -> SimulationResult:
     """Simulate ``runs`` replicas of ``method`` on ``model`` for ``steps`` steps.
 
     Parameters
@@ -299,6 +320,7 @@ def simulate(method, model: SamplingModel, batch, lr, momentum, steps: int, runs
     progress : optional callable ``progress(k, steps)`` called after each step.
     confidence : level of the per-step intervals and of the rate interval.
     groups : number of replica groups G for the batch-means intervals and the jackknife.
+    gaussian_sampler : "reduced" (d + B normals per replica-step, B >= 2) or "direct" (B d normals).
     fit_window : (k0, k1) steps of the rate fit (default: second half of the steps before the first
         unreliable one; all completed steps when fewer than 4 are reliable).
     """
@@ -320,7 +342,7 @@ def simulate(method, model: SamplingModel, batch, lr, momentum, steps: int, runs
 
     bk = get_backend(backend, seed)
     xp = bk.xp
-    kernel = _Kernel(model, batch, bk)
+    kernel = _Kernel(model, batch, bk, gaussian_sampler)
     layout = _Layout.plan(runs, groups, kernel.per_replica)
     chunks = layout.chunks()
     states = []

@@ -281,3 +281,28 @@ def test_without_replacement_needs_batch_at_most_n():
     model = FiniteSum(np.eye(3), without_replacement=True)
     with pytest.raises(InputError, match="batch"):
         simulate("sgd", model, 4, 0.1, 0.0, 5, 10)
+
+
+def test_gaussian_reduced_sampler_has_the_law_of_the_direct_one():
+    """G_B y from d + B normals against B d normals: mean, second and fourth moments of u agree."""
+    from numerics.backends import get_backend
+    model = Gaussian([1.0, 0.5, 0.1])
+    y = np.tile(np.array([0.3, -1.0, 2.0]), (200_000, 1))
+    draws = {}
+    for sampler in ("direct", "reduced"):
+        kernel = montecarlo._Kernel(model, 3, get_backend("numpy", seed=9), sampler)
+        u = np.asarray(kernel.grad(y))
+        feats = np.column_stack([u, u[:, [0, 0, 1]] * u[:, [1, 2, 2]], u ** 2, np.sum(u ** 2, axis=1) ** 2])
+        draws[sampler] = feats
+    a, b = draws["direct"], draws["reduced"]
+    se = np.sqrt(a.var(axis=0) / len(a) + b.var(axis=0) / len(b))
+    assert np.all(np.abs(a.mean(axis=0) - b.mean(axis=0)) <= 5 * se)     # 5 se: Bonferroni over 10 at ~6e-6
+    H = np.diag([1.0, 0.5, 0.1])
+    np.testing.assert_allclose(b[:, :3].mean(axis=0), H @ y[0], atol=5 * se[:3].max())
+
+
+def test_direct_gaussian_sampler_matches_exact():
+    model = Gaussian(np.geomspace(0.05, 1.0, 4))
+    res = simulate("nesterov", model, 3, 0.4, 0.5, 30, 3000, seed=8, confidence=1 - ALPHA / 30,
+                   gaussian_sampler="direct")
+    check_against_exact(res, "nesterov", model, 3, 0.4, 0.5)
