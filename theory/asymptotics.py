@@ -127,6 +127,32 @@ def _global_start(method: str, spectrum: Spectrum, batch, momentum: bool):
     return math.exp(res.x[0]), (1 - math.exp(min(res.x[1], 0.0))) if momentum else 0.0
 
 
+def damped_newton(f, J, x0, tol, maxsteps: int = 200) -> list:
+    """Newton's method with backtracking on the Newton step norm (affine invariant), mpmath."""
+    x = mp.matrix(x0)
+
+    def step(x):
+        return mp.lu_solve(J(*x), mp.matrix(f(*x)))
+
+    dx = step(x)
+    for _ in range(maxsteps):
+        t = mp.mpf(1)
+        while True:
+            xn = x - t * dx
+            try:
+                dxn = step(xn)
+            except ZeroDivisionError:
+                dxn = None
+            if dxn is not None and mp.norm(dxn) < (1 - t / 4) * mp.norm(dx) or t < mp.mpf(2) ** -30:
+                break
+            t /= 2
+        x, dx = xn, (dxn if dxn is not None else dx)
+        if mp.norm(dx) <= tol * max(1, mp.norm(x)):
+            x = x - dx
+            break
+    return [x[i] for i in range(len(x0))]
+
+
 def tuned_rate(method: str, spectrum: Spectrum, batch, dps: int = 30, start=None) -> Tuned:
     """min over (eta, beta) (beta = 0 without momentum) of rho(T), to ``dps`` digits.
 
@@ -139,10 +165,7 @@ def tuned_rate(method: str, spectrum: Spectrum, batch, dps: int = 30, start=None
         e0, b0 = mp.mpf(e0), mp.mpf(b0)
         z0 = top_root_mp(k.coeffs_mp(e0, b0 if k.momentum else 0))
         x0 = [z0, e0, b0] if k.momentum else [z0, e0]
-        f = lambda *x: k.system_mp(*x)                      # noqa: E731
-        J = lambda *x: k.jacobian_mp(*x)                    # noqa: E731
-        sol = mp.findroot(f, x0, J=J, tol=mp.mpf(10) ** (-(dps + 10)), maxsteps=200)
-        sol = [sol[i] for i in range(len(x0))]
+        sol = damped_newton(k.system_mp, k.jacobian_mp, x0, mp.mpf(10) ** (-(dps + 10)))
         zs, es = sol[0], sol[1]
         bs = sol[2] if k.momentum else mp.mpf(0)
         top = top_root_mp(k.coeffs_mp(es, bs))
@@ -189,7 +212,13 @@ def tuned_sequence(method: str, kappas, m_value: int, b, a, dps: int = 30) -> li
             start = (e2 * (e2 / e1) ** t, 1 - g2 * (g2 / g1) ** t if g2 > 0 else 0.0)
         elif len(hist) == 1:
             start = (hist[-1][1], 1 - hist[-1][2])
-        res = tuned_rate(method, spec, bt, dps=dps, start=start)
+        try:
+            res = tuned_rate(method, spec, bt, dps=dps, start=start)
+        except RuntimeError:
+            if start is None:
+                raise
+            res = tuned_rate(method, spec, bt, dps=dps)           # continuation failed: global search
+            res.check["continuation"] = "failed; global search"
         out.append(res)
         hist.append((kv, float(res.eta), float(1 - res.beta)))
     return out
@@ -208,3 +237,58 @@ def leading_balance(Q: sp.Expr, scaling: dict, order_symbol=eps):
         terms = sp.Poly(sp.expand(lead), order_symbol).terms()
     (p,), c = min(terms, key=lambda t: t[0][0])
     return p, sp.factor(c)
+
+
+@dataclass(frozen=True)
+class Series:
+    """K = -1/ln(rho_tuned) ~ leading * (1 + correction * kappa^(-order) + ...) as kappa -> oo on FAMILY.
+
+    ``derivation`` lists the steps (ansatz and the equations solved), ``eta`` the tuned step's expansion.
+    """
+
+    method: str
+    regime: str
+    leading: sp.Expr
+    correction: sp.Expr
+    order: sp.Expr
+    eta: sp.Expr
+    derivation: tuple
+
+    def K(self) -> sp.Expr:
+        """The two-term expansion of K as an expression in kappa."""
+        return self.leading * (1 + self.correction * kappa ** (-self.order))
+
+
+@lru_cache(maxsize=None)
+def sgd_series() -> Series:
+    """Tuned SGD on FAMILY with B fixed, by dominant balance (derived, not typed in).
+
+    The top group {1^m} is stable for eta < eta_max = 2B/(B + m + 1) (the isotropic limit, d = m) and the
+    direction of 1/kappa contracts like 1 - 2 eta/kappa; the optimum presses eta against eta_max with a
+    gap of order kappa^(-1/2). Ansatz, with t = kappa^(-1/2): eta = eta_max - y t, z = 1 - t^2 (x0 + x1 t).
+    The t^3 coefficient of Q fixes x0, the t^4 coefficient gives x1(y) on the top branch y > 0, maximised
+    over y. Then K = 1/(x0 eps) (1 - (x1/x0) t + O(t^2)).
+    """
+    from theory.stochastic import ISOTROPIC, isotropic_sgd, d as d_sym
+
+    x0, x1, t = sp.symbols("x0 x1 t")
+    y = sp.Symbol("y", positive=True)
+    rp = rate_polynomial("sgd", FAMILY_SYMBOLIC, symbols.B)
+    emax = isotropic_sgd(ISOTROPIC, symbols.B).eta_max.subs(d_sym, m_sym)
+    ansatz = {z: 1 - t**2 * (x0 + x1 * t), eta: emax - y * t}
+    expr = sp.expand(sp.expand(rp.secular).subs(eps, t**2).subs(ansatz, simultaneous=True))
+    coeffs = {p: c for (p,), c in sp.Poly(expr, t).terms()}
+    low = min(coeffs)
+    c3 = sp.factor(coeffs[low])
+    (x0v,) = [s for s in sp.solve(c3, x0) if s != 0]
+    c4 = sp.factor(coeffs[low + 1].subs(x0, x0v))
+    (x1y,) = sp.solve(c4, x1)
+    (ystar,) = sp.solve(sp.diff(x1y, y), y)
+    x1v = sp.factor(x1y.subs(y, ystar))
+    leading = sp.factor(kappa / x0v)
+    corr = sp.factor(-x1v / x0v)
+    return Series("sgd", "B fixed (B = b kappa^0)", leading, corr, sp.Rational(1, 2),
+                  sp.factor(emax - ystar * kappa ** sp.Rational(-1, 2)),
+                  (f"ansatz: eps = 1/kappa = t^2, {ansatz}",
+                   sp.Eq(c3, 0), sp.Eq(c4, 0), sp.Eq(sp.diff(x1y, y), 0),
+                   sp.Eq(sp.Symbol("x0"), x0v), sp.Eq(sp.Symbol("x1"), x1v)))

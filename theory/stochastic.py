@@ -249,13 +249,13 @@ def _collect(expr: sp.Expr) -> sp.Expr:
 ISOTROPIC = Spectrum((sp.Integer(1),), (d,))
 
 
-def isotropic_roots(method, batch=B) -> tuple[RatePolynomial, list]:
+def isotropic_roots(method, batch=B, spectrum: Spectrum = None) -> tuple[RatePolynomial, list]:
     """Roots in z of the secular factor for H = I_d (explicit; Cardano for the cubics).
 
-    The rate is the largest real one (and rho(D) when that is larger: only for d = ... never, since
-    Q's largest root is above rho(D) whenever phi has a pole there, which it does here).
+    rho(T) is the largest real root of det(zI - T_1) = extra * Q; the extra factor is z^2 for SGD and 1
+    for the momentum methods, so rho(T) is the largest real root of Q (here, for z > 0).
     """
-    rp = rate_polynomial(method, ISOTROPIC, batch)
+    rp = rate_polynomial(method, ISOTROPIC if spectrum is None else spectrum, batch)
     roots = sp.roots(sp.Poly(rp.secular, z), multiple=True)
     return rp, roots
 
@@ -280,19 +280,28 @@ class IsotropicSGD:
     conditions: tuple
 
 
+def isotropic_sgd(spectrum: Spectrum = None, batch=B) -> IsotropicSGD:
+    """Derive eta_opt = argmin_eta rho(eta), rho_opt, eta_max and the critical batch for H = c I_d
+    (default c = 1): rho(eta) is the root of the (linear) secular factor."""
+    return _isotropic_sgd(ISOTROPIC if spectrum is None else spectrum, sp.sympify(batch))
+
+
 @lru_cache(maxsize=None)
-def isotropic_sgd() -> IsotropicSGD:
-    """Derive eta_opt = argmin_eta rho(eta), rho_opt, eta_max and the critical batch for H = I_d."""
-    rp = rate_polynomial("sgd", ISOTROPIC, B)
+def _isotropic_sgd(spectrum: Spectrum, batch) -> IsotropicSGD:
+    if spectrum.k != 1:
+        raise InputError("spectrum", "the isotropic closed forms need one distinct eigenvalue")
+    rp = rate_polynomial("sgd", spectrum, batch)
     (rho_eta,) = sp.solve(rp.secular, z)
     stationary = sp.Eq(sp.diff(rho_eta, eta), 0)
     (eta_opt,) = sp.solve(stationary, eta)
     rho_opt = sp.factor(rho_eta.subs(eta, eta_opt))
     stable = [e for e in sp.solve(sp.Eq(rho_eta, 1), eta) if e != 0]
-    (eta_max,) = stable
-    slope = sp.limit(eta_opt / B, B, 0)            # eta_opt ~ slope * B as B -> 0 (linear scaling)
-    top = sp.limit(eta_opt, B, sp.oo)              # eta_opt -> top as B -> oo
-    (b_crit,) = sp.solve(sp.Eq(slope * B, top), B)
+    (eta_max,) = stable if stable else (sp.oo,)
+    slope = top = b_crit = sp.nan
+    if batch.has(B):
+        slope = sp.limit(eta_opt / B, B, 0)        # eta_opt ~ slope * B as B -> 0 (linear scaling)
+        top = sp.limit(eta_opt, B, sp.oo)          # eta_opt -> top as B -> oo
+        (b_crit,) = sp.solve(sp.Eq(slope * B, top), B)
     return IsotropicSGD(sp.factor(rho_eta), sp.factor(eta_opt), rho_opt, sp.factor(eta_max),
                         sp.factor(b_crit), slope, top,
                         (sp.Eq(rp.secular, 0), stationary, sp.Eq(rho_eta, 1)))
@@ -310,8 +319,8 @@ class TuningConditions:
 
     smooth : Q = 0 with grad_(eta, beta) Q = 0 (an interior optimum where the top root is simple:
              dz = -grad Q / Q_z = 0).
-    eliminated : for SGD, the resultant of Q and dQ/deta in eta: a polynomial in z alone that the
-             tuned rate is a root of (factored).
+    eliminated : for SGD, the resultant of Q and dQ/deta in z: a polynomial in eta alone that the
+             tuned step is a root of (factored; the tuned rate is then the top root of Q).
     collision : Q = 0 and dQ/dz = 0 (the top root is double: the optimum of a max of roots can sit where
              two real roots meet; with the smooth conditions on the other parameter).
     """
@@ -338,5 +347,5 @@ def tuning_conditions(method, spectrum: Spectrum = TWO_POINT, batch=B, eliminate
         tuple(sp.Eq(sp.expand(sp.diff(Q, p)), 0) for p in params[1:])
     elim = None
     if eliminate and not method.uses_momentum:
-        elim = sp.factor(sp.resultant(sp.expand(Q), sp.expand(sp.diff(Q, eta)), eta))
+        elim = sp.factor(sp.resultant(sp.expand(Q), sp.expand(sp.diff(Q, eta)), z))
     return TuningConditions(method.name, (z,) + params, smooth, collision, elim)

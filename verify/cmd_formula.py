@@ -10,7 +10,7 @@ from theory.methods import METHODS, get_method
 from theory.moments import decoupled_block, first_moment_block, secular_term
 from theory.sampling import COORDINATE_DIAGONAL_NOISE, GAUSSIAN_NOISE, MODELS
 
-WHATS = ["first-moment", "second-moment", "charpoly", "deterministic-rate"]
+WHATS = ["first-moment", "second-moment", "charpoly", "deterministic-rate", "stochastic-rate"]
 DECOUPLED = {"gaussian": GAUSSIAN_NOISE, "coordinate": COORDINATE_DIAGONAL_NOISE}
 
 
@@ -19,9 +19,16 @@ def add_parser(p):
     p.add_argument("--model", default="gaussian", help=f"one of: {', '.join(MODELS)} (default gaussian)")
     p.add_argument("--what", default="first-moment", help=f"one of: {', '.join(WHATS)}")
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
+    p.add_argument("--spectrum", default=None,
+                   help='stochastic-rate: distinct eigenvalues with multiplicities, e.g. "L^m1,mu^m2", "1^d", '
+                        '"L^1,mu^(d-1)", "1^m,(1/kappa)^1" (names: L, mu, kappa, d, m, m1, m2, m3; default "1^d")')
+    p.add_argument("--batch", default=None,
+                   help="stochastic-rate: batch size: an integer, inf, or an expression in B, n (default: symbol B)")
+    p.add_argument("--json", action="store_true", help="print one JSON object (formulas as SymPy srepr strings)")
 
 
-def lines_for(method_name: str, model: str, what: str, latex: bool) -> list[tuple[str, object]]:
+def lines_for(method_name: str, model: str, what: str, latex: bool, spectrum: str | None = None,
+              batch: str | None = None) -> list[tuple[str, object]]:
     """The (label, SymPy object) pairs that ``formula`` prints."""
     method = get_method(method_name)
     if model not in MODELS:
@@ -49,13 +56,73 @@ def lines_for(method_name: str, model: str, what: str, latex: bool) -> list[tupl
         return [("D(lambda) [vech basis (E e^2, E e e_-, E e_-^2)]", D), ("u(lambda)", u), ("v(lambda)", v),
                 ("phi(z, lambda) = v^T (z I - D)^(-1) u, F(z) = sum_i phi(z, lambda_i) = 1; f_B = 1/B",
                  secular_term(method, noise))]
+    if what == "stochastic-rate":
+        return stochastic_rate_lines(method.name, spectrum, batch, model)
     t = deterministic_tuning(method.name)
     return [("eta*", t.eta), ("beta*", t.beta), ("contraction of E e_k (per step)", t.contraction),
             ("rho = rate of E||e_k||^2", t.rho)] + [("condition", c) for c in t.conditions]
 
 
+def stochastic_rate_lines(method_name: str, spectrum: str | None, batch: str | None,
+                          model: str = "gaussian") -> list[tuple[str, object]]:
+    """``--what stochastic-rate``: the polynomial whose largest real root is rho(T) on a gaussian
+    spectrum with few distinct eigenvalues, and its closed forms / tuning conditions / expansion."""
+    from theory.asymptotics import FAMILY_SYMBOLIC, eps, sgd_series
+    from theory.stochastic import (isotropic_sgd, parse_batch_expr, parse_spectrum, rate_polynomial,
+                                   tuning_conditions)
+
+    if model != "gaussian":
+        raise InputError("model", "stochastic-rate is derived for the gaussian model only")
+    spec = parse_spectrum(spectrum if spectrum is not None else "1^d")
+    bt = parse_batch_expr(batch)
+    rp = rate_polynomial(method_name, spec, bt)
+    out = [("spectrum (eigenvalue^multiplicity)", sp.Tuple(*[sp.Tuple(v, mi) for v, mi in zip(spec.values, spec.mults)])),
+           ("f_B (batch factor)", rp.fB),
+           ("F(z) = sum_i m_i phi(z, lambda_i); the rate solves F(z) = 1", rp.secular_fn),
+           (f"det(z I - T_k), degree {rp.degree}: rho(T) = its largest real root", rp.full),
+           ("secular factor Q(z) (denominators of F cleared)", rp.secular),
+           ("extra factor (roots of D_i that F does not see; spurious for F = 1)", rp.extra)]
+    method = get_method(method_name)
+    if spec.k == 1:
+        roots = sp.roots(sp.Poly(rp.secular, symbols.z), multiple=True)
+        out += [(f"root {i + 1} of Q (the rate is the largest real root)", r) for i, r in enumerate(roots)]
+        if not method.uses_momentum and rp.fB != 0:
+            iso = isotropic_sgd(spec, bt)
+            out += [("rho(eta)", iso.rho_of_eta), ("eta_opt = argmin rho(eta)", iso.eta_opt),
+                    ("rho_opt", iso.rho_opt), ("eta_max (rho(eta_max) = 1)", iso.eta_max)]
+            if bt.has(symbols.B):
+                out += [("eta_opt ~ slope * B as B -> 0 (linear scaling), slope", iso.eta_linear_slope),
+                        ("eta_opt -> as B -> oo", iso.eta_large_batch),
+                        ("critical batch (where the two asymptotes of eta_opt meet)", iso.batch_critical)]
+    if spec.k == 2 and rp.fB != 0 and spec.values[0].free_symbols | spec.values[1].free_symbols:
+        tc = tuning_conditions(method_name, spec, bt, eliminate=not method.uses_momentum)
+        out += [("optimal tuning, smooth interior optimum: equation", c) for c in tc.smooth]
+        if tc.eliminated is not None:
+            out.append(("tuned step: root of (resultant of Q and dQ/deta in z) = 0", tc.eliminated))
+    fam = FAMILY_SYMBOLIC.subs({eps: 1 / symbols.kappa})
+    if not method.uses_momentum and bt == symbols.B and spec.values == fam.values and spec.mults == fam.mults:
+        s = sgd_series()
+        out += [("K = -1/ln(rho_tuned) as kappa -> oo, B fixed: leading term", s.leading),
+                ("relative correction (times kappa^(-1/2))", s.correction),
+                ("tuned eta, two terms", s.eta)]
+    return out
+
+
+def _json_item(label, obj) -> dict:
+    return {"label": label, "text": render(obj), "srepr": sp.srepr(obj)}
+
+
 def run(args) -> int:
-    for label, obj in lines_for(args.method, args.model, args.what, args.latex):
+    if args.what != "stochastic-rate" and (args.spectrum is not None or args.batch is not None):
+        raise InputError("spectrum" if args.spectrum is not None else "batch",
+                         "only used with --what stochastic-rate")
+    items = lines_for(args.method, args.model, args.what, args.latex, args.spectrum, args.batch)
+    if args.json:
+        import json
+        print(json.dumps({"method": args.method, "what": args.what, "model": args.model,
+                          "items": [_json_item(label, obj) for label, obj in items]}))
+        return 0
+    for label, obj in items:
         print(f"{label}:")
         print(f"  {render(obj, latex=args.latex)}")
     return 0
