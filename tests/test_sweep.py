@@ -89,7 +89,7 @@ def client():
 
 @pytest.fixture
 def ready(client):
-    client.wait_for_workers(2, timeout=60)   # a killed worker is restarted by its nanny
+    client.wait_for_workers(2, timeout=180)   # a killed worker is restarted by its nanny (slow under load)
     return client
 
 
@@ -101,18 +101,18 @@ def test_tune_sweep_equals_serial(ready, tmp_path):
 task = "tune"
 model = "gaussian"
 methods = ["sgd", "heavy-ball"]
-batches = [2, 16, "inf"]
-spectra = ["geomspace:0.05:1:5"]
+batches = [4, "inf"]
+spectra = ["geomspace:0.05:1:4"]
 """)
     out = tmp_path / "run"
     res = sweep.run_sweep(spec, text, out, client=ready)
-    assert (res.computed, res.skipped, res.failed, res.interrupted) == (6, 0, 0, False)
+    assert (res.computed, res.skipped, res.failed, res.interrupted) == (4, 0, 0, False)
     serial = sweep.run_serial(spec)
     assert table(out) == results_part(serial)           # point for point, in grid order
     assert all(r["status"] == "ok" for r in serial)
     summary = json.loads((out / "summary.json").read_text())
     hb = summary["instances"][0]["methods"]["heavy-ball"]
-    assert [c["batch"] for c in hb["curve"]] == ["2", "16", "inf"]
+    assert [c["batch"] for c in hb["curve"]] == ["4", "inf"]
     assert hb["acceleration"][0] >= 1 - 1e-6          # tuned momentum is never worse than tuned sgd
     assert (out / "curves.png").stat().st_size > 0
 
@@ -158,17 +158,6 @@ def test_sigkilled_worker_changes_nothing(ready, tmp_path):
     assert len({r["key"] for r in rows}) == 32
 
 
-def test_point_that_kills_its_worker_is_failed_not_retried_forever(ready, tmp_path):
-    spec, text = make_spec(tmp_path, FAKE_SPEC.replace('["1,2,3", "linspace:0.5:1:4"]', '["1,2,3"]'))
-    out = tmp_path / "run"
-    res = sweep.run_sweep(spec, text, out, client=ready, point_fn=functools.partial(suicidal_point, victim=3))
-    assert (res.computed, res.failed) == (16, 1)
-    rows = table(out)
-    bad = [r for r in rows if r["status"] != "ok"]
-    assert [r["index"] for r in bad] == ["3"] and "KilledWorker" in bad[0]["reason"]
-    assert rows[:3] + rows[4:] == [r for r in results_part(sweep.run_serial(spec, fake_point)) if r["index"] != "3"]
-
-
 def test_raising_point_is_recorded_once_with_one_line_reason(ready, tmp_path):
     spec, text = make_spec(tmp_path, FAKE_SPEC)
     out, log = tmp_path / "run", tmp_path / "calls.log"
@@ -212,6 +201,18 @@ def test_interrupted_sweep_resumes_without_recomputing(ready, tmp_path):
     assert (second.skipped, second.computed) == (len(finished), 32 - len(finished))
     assert len(recomputed) == 32 - len(finished)
     assert table(out) == results_part(sweep.run_serial(spec, fake_point))
+
+
+@pytest.mark.slow   # three worker deaths and restarts: ~20 s
+def test_point_that_kills_its_worker_is_failed_not_retried_forever(ready, tmp_path):
+    spec, text = make_spec(tmp_path, FAKE_SPEC.replace('["1,2,3", "linspace:0.5:1:4"]', '["1,2,3"]'))
+    out = tmp_path / "run"
+    res = sweep.run_sweep(spec, text, out, client=ready, point_fn=functools.partial(suicidal_point, victim=3))
+    assert (res.computed, res.failed) == (16, 1)
+    rows = table(out)
+    bad = [r for r in rows if r["status"] != "ok"]
+    assert [r["index"] for r in bad] == ["3"] and "KilledWorker" in bad[0]["reason"]
+    assert rows[:3] + rows[4:] == [r for r in results_part(sweep.run_serial(spec, fake_point)) if r["index"] != "3"]
 
 
 # --------------------------------------------------------------------------------------------------
