@@ -41,6 +41,7 @@ from theory.sampling import GAUSSIAN_NOISE, SamplingModel
 
 DENSE_CHECK_MAX_D = 40      # cross-check with the dense route up to this dimension
 MAX_DIGITS = 14             # float64 agreement beyond this is not distinguishable
+MAX_STEPS = 5_000_000       # T / eta beyond this is refused (minutes of recursion per lr)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -225,6 +226,8 @@ def weak_error(model: SamplingModel, lr, momentum, horizon, noise_scale=1.0, cov
     steps = steps_for(horizon, lr)
     if steps < 1:
         raise InputError("horizon", f"T / eta = {horizon / lr:g} < 1 step at lr {lr:g}")
+    if steps > MAX_STEPS:
+        raise InputError("horizon", f"T / eta = {steps} steps at lr {lr:g} exceeds the limit {MAX_STEPS}")
     sigma2 = noise_scale / lr
     dec = _decouplable(model, cov)
     route = "decoupled" if dec else "dense"

@@ -135,6 +135,7 @@ def test_svag_gap_decays_about_like_one_over_l():
 @pytest.mark.parametrize("kwargs, param", [
     ({"lr": 0.0}, "lr"), ({"lr": -1.0}, "lr"), ({"momentum": 1.0}, "momentum"), ({"momentum": -0.2}, "momentum"),
     ({"horizon": 0.0}, "horizon"), ({"noise_scale": -1.0}, "noise-scale"), ({"horizon": 1e-5}, "horizon"),
+    ({"horizon": 1e6}, "horizon"),
 ])
 def test_bad_input(kwargs, param):
     args = {"lr": 0.1, "momentum": 0.5, "horizon": 1.0, "noise_scale": 1.0} | kwargs
