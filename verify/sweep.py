@@ -498,6 +498,18 @@ def connect(scheduler: str | None, workers: int | None, timeout: float = CONNECT
                                         f"({_one_line(type(exc).__name__ + ': ' + str(exc), 160)})") from None
 
 
+def check_cluster(client, point_fn: Callable, timeout: float = 120):
+    """One empty task through the cluster: the scheduler and a worker must unpickle the sweep's functions
+    (they import this package). A cluster that cannot is refused before any point is scheduled."""
+    try:
+        client.submit(run_chunk, [], point_fn, pure=False).result(timeout=timeout)
+    except Exception as exc:
+        raise InputError("--scheduler", "the cluster cannot run the sweep's tasks (start the scheduler and "
+                                        "workers where `import verify.sweep` works: pip install -e . or "
+                                        f"PYTHONPATH): {_one_line(type(exc).__name__ + ': ' + str(exc), 160)}") \
+            from None
+
+
 @dataclass
 class SweepOutcome:
     total: int
@@ -569,6 +581,13 @@ def run_sweep(spec: SweepSpec, spec_text: str, out, *, client=None, scheduler: s
     if todo and client is None:   # before anything is written: an unreachable scheduler leaves no folder
         own_client, own_cluster = connect(scheduler, workers, connect_timeout)
         client = own_client
+    if todo:
+        try:
+            check_cluster(client, point_fn)
+        except InputError:
+            if own_client is not None:
+                _close_quietly(own_client, own_cluster)
+            raise
     if done_rows is None:
         init_dir(out, spec, spec_text, len(grid))
     else:
