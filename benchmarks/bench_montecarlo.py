@@ -3,9 +3,10 @@
 * a plain per-replica Python loop (the same process, one replica at a time, numpy on d-vectors);
 * the memory-bandwidth bound of the kernel on this machine: bandwidth measured with a numpy copy
   (bytes read + written per second), divided by the fewest bytes one replica-step must move
-  (state in and out, 2 * 8 s d, and the B draws or gathered rows written once and read once, 2 * 8 B d);
-* for the gaussian model also the random-number bound: normals per second of the backend's generator
-  divided by the B d normals one replica-step needs.
+  (state in and out, 2 * 8 s d, and the draws or gathered rows written once and read once: 2 * 8 B d
+  for gathered rows, 2 * 8 (d + B) for gaussian batches B >= 2, drawn by the reduced sampler);
+* for the gaussian model also the random-number bound: normals per second of numpy's generator
+  divided by the normals one replica-step needs (d at B = 1, d + B otherwise).
 
 Run: ``python benchmarks/bench_montecarlo.py [--backend cupy] [--quick]``. Prints one table; numbers go
 to benchmarks/README.md.
@@ -88,6 +89,7 @@ def main(argv=None) -> int:
     d = 100
     rng = np.random.default_rng(0)
     cases = [
+        ("gaussian d=10 B=1", "heavy-ball", Gaussian(np.geomspace(0.01, 1.0, 10)), 1, 0.05, 0.5),
         ("gaussian d=100 B=1", "heavy-ball", Gaussian(np.geomspace(0.01, 1.0, d)), 1, 0.05, 0.5),
         ("gaussian d=100 B=16", "heavy-ball", Gaussian(np.geomspace(0.01, 1.0, d)), 16, 0.2, 0.5),
         ("finite d=100 n=2000 B=8", "nesterov", FiniteSum(rng.standard_normal((2000, d)) / math.sqrt(d)), 8, 0.1, 0.5),
@@ -102,10 +104,13 @@ def main(argv=None) -> int:
         res = simulate(method, model, batch, lr, momentum, steps, runs, seed=1, backend=args.backend)
         fast = res.replica_steps / res.elapsed_s
         slow = loop_baseline(method, model, batch, lr, momentum, steps, max(20, runs // 200))
-        s = 2
-        bytes_per = 2 * 8 * s * d + 2 * 8 * batch * d
+        s, dm = 2, model.d
+        draws = dm if batch == 1 else dm + batch                                # reduced sampler for B >= 2
+        if not isinstance(model, Gaussian):
+            draws = batch * dm                                                   # gathered rows
+        bytes_per = 2 * 8 * s * dm + 2 * 8 * draws
         bw_bound = bw / bytes_per
-        rng_bound = nr / (batch * d) if isinstance(model, Gaussian) else math.inf
+        rng_bound = nr / draws if isinstance(model, Gaussian) else math.inf
         print(f"{name:<26}{fast:>12.3g}{slow:>10.3g}{fast / slow:>9.0f}x{bw_bound:>11.3g}{bw_bound / fast:>7.1f}x"
               f"{rng_bound:>11.3g}{(rng_bound / fast if math.isfinite(rng_bound) else float('nan')):>7.1f}x")
     print("ratio = bound / measured (1.0x would be at the bound)")

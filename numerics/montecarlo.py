@@ -8,7 +8,8 @@ Each replica steps the state-space form of the method, with (A, b, c) the float 
 
 G_B y = (1/B) sum_j x_j (y_j^T y) is a batched contraction over the (R, B, d) array of draws; no d x d
 matrix is formed per replica. Gaussian draws are x = sqrt(spectrum) * N(0, 1); finite populations draw
-component indices i.i.d. with probabilities p (with replacement) or a uniform B-subset (without).
+component indices i.i.d. with probabilities p (with replacement; Walker's alias method, O(1) per draw)
+or a uniform B-subset (without).
 
 Gaussian batches B >= 2 use an identity in law that needs d + B normals instead of B d ("reduced"):
 with v = H y, s^2 = y^T H y, each x_j = v (x_j.y)/s^2 + x_j', where x_j.y ~ N(0, s^2) is independent
@@ -234,6 +235,23 @@ def _lincomb(coefs, arrays):
     return out if out is not None else 0.0 * arrays[0]
 
 
+def alias_table(p) -> tuple[np.ndarray, np.ndarray]:
+    """Walker's alias table (Vose's construction): draw j uniform in 0..n-1 and V uniform in [0, 1);
+    the index is j if V < keep[j], else alias[j]. Then P(index = i) = p_i / sum(p)."""
+    p = np.asarray(p, dtype=float)
+    n = p.size
+    scaled = p * (n / p.sum())
+    keep, alias = np.ones(n), np.arange(n)
+    small = [i for i in range(n) if scaled[i] < 1.0]
+    large = [i for i in range(n) if scaled[i] >= 1.0]
+    while small and large:
+        s, g = small.pop(), large.pop()
+        keep[s], alias[s] = scaled[s], g
+        scaled[g] -= 1.0 - scaled[s]
+        (small if scaled[g] < 1.0 else large).append(g)
+    return keep, alias            # leftovers (rounding) keep probability 1
+
+
 class _Kernel:
     """G_B y and H e for one model on one backend (arrays of shape (r, d))."""
 
@@ -261,8 +279,8 @@ class _Kernel:
             self.X = xp.asarray(np.asarray(X, dtype=float))
             self.Y = self.X if Y is X else xp.asarray(np.asarray(Y, dtype=float))
             self.without = bool(model.without_replacement)
-            cdf = np.cumsum(np.asarray(p, dtype=float))
-            self.cdf = xp.asarray(cdf / cdf[-1])
+            keep, alias = alias_table(p)
+            self.keep, self.alias = xp.asarray(keep), xp.asarray(alias)
             self.per_replica = self.B * model.d * (1 if Y is X else 2) + (self.n if self.without else 0)
         else:
             raise InputError("model", f"no sampler for model {model.name!r}")
@@ -291,9 +309,13 @@ class _Kernel:
         if self.without:
             order = xp.argsort(self.bk.uniform((r, self.n)), axis=1)
             idx = order[:, :self.B]
-        else:
-            idx = xp.searchsorted(self.cdf, self.bk.uniform((r, self.B)), side="right")
-            idx = xp.minimum(idx, self.n - 1)
+        else:                                                                    # alias method, O(1) per draw
+            scaled = self.bk.uniform((r, self.B)) * self.n
+            j = xp.astype(xp.floor(scaled), xp.int64)
+            j = xp.minimum(j, self.n - 1)
+            flat_j = xp.reshape(j, (-1,))
+            stay = xp.reshape(scaled - xp.astype(j, xp.float64), (-1,)) < xp.take(self.keep, flat_j)
+            idx = xp.reshape(xp.where(stay, flat_j, xp.take(self.alias, flat_j)), (r, self.B))
         flat = xp.reshape(idx, (-1,))
         Yg = xp.reshape(xp.take(self.Y, flat, axis=0), (r, self.B, self.d))
         Xg = Yg if self.Y is self.X else xp.reshape(xp.take(self.X, flat, axis=0), (r, self.B, self.d))

@@ -306,3 +306,13 @@ def test_direct_gaussian_sampler_matches_exact():
     res = simulate("nesterov", model, 3, 0.4, 0.5, 30, 3000, seed=8, confidence=1 - ALPHA / 30,
                    gaussian_sampler="direct")
     check_against_exact(res, "nesterov", model, 3, 0.4, 0.5)
+
+
+@given(st.lists(st.floats(0.0, 10.0), min_size=1, max_size=12).filter(lambda w: sum(w) > 0))
+def test_alias_table_gives_the_probabilities(w):
+    """Exact: P(i) = (1/n) sum_j [keep_j if j = i] + (1 - keep_j) [alias_j = i]."""
+    keep, alias = montecarlo.alias_table(w)
+    n = len(w)
+    prob = keep / n
+    np.add.at(prob, alias, (1 - keep) / n)
+    np.testing.assert_allclose(prob, np.asarray(w) / sum(w), atol=1e-12)
