@@ -93,3 +93,19 @@ def test_bad_input_is_one_line_exit_2(capsys, change, param):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and f"error: {param}:" in err
+
+
+def test_progress_bar_only_when_enabled_and_after_the_delay(capsys):
+    from verify.cmd_simulate import DelayedProgress
+    off = DelayedProgress(enabled=False, delay=0.0)
+    off(1, 10)
+    assert off.bar is None
+    late = DelayedProgress(enabled=True, delay=3600.0)
+    late(1, 10)
+    assert late.bar is None                      # short runs never show a bar
+    on = DelayedProgress(enabled=True, delay=0.0)
+    on(1, 10)
+    on(10, 10)
+    assert on.bar is not None
+    on.close()
+    assert capsys.readouterr().out == ""          # never on stdout
