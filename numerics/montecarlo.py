@@ -147,6 +147,14 @@ def exact_moments(method, model: SamplingModel, batch, lr, momentum, steps: int,
         return _exact_dense(method, model, batch, lr, momentum, steps, e0)
 
 
+def exact_cost(method, model: SamplingModel, steps: int) -> float:
+    """Rough floating-point operations of :func:`exact_moments` (to decide whether to run it)."""
+    m = as_method(method).s * model.d
+    if model.decoupled is not None:
+        return 20.0 * steps * model.d * m
+    return steps * (4.0 * m**3 + 2.0 * (model.n or model.d) * model.d**2)
+
+
 def _exact_dense(method, model, batch, lr, momentum, steps, e0):
     op = SecondMomentOperator(method, model, batch, lr, momentum)
     d, s = op.d, op.s

@@ -109,3 +109,12 @@ def test_progress_bar_only_when_enabled_and_after_the_delay(capsys):
     assert on.bar is not None
     on.close()
     assert capsys.readouterr().out == ""          # never on stdout
+
+
+def test_exact_skipped_when_too_costly(capsys, tmp_path, monkeypatch):
+    import verify.cmd_simulate as cmd
+    monkeypatch.setattr(cmd, "EXACT_MAX_FLOPS", 1.0)
+    np.save(tmp_path / "A.npy", np.random.default_rng(0).standard_normal((5, 3)))
+    d = run_json(capsys, ["simulate", "--method", "sgd", "--model", "finite", "--matrix", str(tmp_path / "A.npy"),
+                          "--batch", "1", "--lr", "0.1", "--steps", "5", "--runs", "10"])
+    assert d["exact"] == [None] * 6 and "skipped" in d["exact_note"]
