@@ -243,6 +243,13 @@ def _lincomb(coefs, arrays):
     return out if out is not None else 0.0 * arrays[0]
 
 
+def _batch_sum(xp, w, X):
+    """sum_j w[:, j] X[:, j, :] for w (r, B), X (r, B, d): a batched product (a plain one at B = 1)."""
+    if X.shape[1] == 1:
+        return w * X[:, 0, :]
+    return xp.matmul(w[:, None, :], X)[:, 0, :]
+
+
 def alias_table(p) -> tuple[np.ndarray, np.ndarray]:
     """Walker's alias table (Vose's construction): draw j uniform in 0..n-1 and V uniform in [0, 1);
     the index is j if V < keep[j], else alias[j]. Then P(index = i) = p_i / sum(p)."""
@@ -313,7 +320,7 @@ class _Kernel:
         if self.kind == "gaussian":
             Z = self.bk.normal((r, self.B, self.d))
             w = xp.vecdot(Z, (self.sqrt_lam * y)[:, None, :])                  # (r, B): z_j . (sqrt(lam) y)
-            return self.sqrt_lam * xp.matmul(w[:, None, :], Z)[:, 0, :] / self.B
+            return self.sqrt_lam * _batch_sum(xp, w, Z) / self.B
         if self.without:
             order = xp.argsort(self.bk.uniform((r, self.n)), axis=1)
             idx = order[:, :self.B]
@@ -328,7 +335,7 @@ class _Kernel:
         Yg = xp.reshape(xp.take(self.Y, flat, axis=0), (r, self.B, self.d))
         Xg = Yg if self.Y is self.X else xp.reshape(xp.take(self.X, flat, axis=0), (r, self.B, self.d))
         w = xp.vecdot(Yg, y[:, None, :])                                         # (r, B): y_i . y
-        return xp.matmul(w[:, None, :], Xg)[:, 0, :] / self.B                   # (1/B) sum_j x_ij w_j
+        return _batch_sum(xp, w, Xg) / self.B                                   # (1/B) sum_j x_ij w_j
 
 
 # --------------------------------------------------------------------------------------------------
@@ -369,6 +376,8 @@ def simulate(method, model: SamplingModel, batch, lr, momentum, steps: int, runs
     A, b, c = (np.asarray(a, dtype=float) for a in method_arrays(method, lr, momentum))
     s = A.shape[0]
     e0 = initial_error(model.d, x0)
+    if not float(np.dot(e0, e0)) <= OVERFLOW:
+        raise InputError("x0", f"||x_0 - x*||^2 exceeds {OVERFLOW:g}")
 
     bk = get_backend(backend, seed)
     xp = bk.xp

@@ -267,7 +267,7 @@ def test_x0_is_used():
 @pytest.mark.parametrize("kwargs, param", [
     ({"runs": 1}, "runs"), ({"steps": 0}, "steps"), ({"x0": [1.0, 2.0, 3.0]}, "x0"),
     ({"backend": "torch"}, "backend"), ({"batch": 0}, "batch"), ({"confidence": 1.0}, "confidence"),
-    ({"lr": -1.0}, "lr"),
+    ({"lr": -1.0}, "lr"), ({"x0": [1e80, 0.0]}, "x0"),
 ])
 def test_bad_input(kwargs, param):
     args = dict(method="sgd", model=Gaussian([1.0, 0.5]), batch=1, lr=0.1, momentum=0.0, steps=5, runs=10)
