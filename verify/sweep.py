@@ -616,23 +616,28 @@ def run_sweep(spec: SweepSpec, spec_text: str, out, *, client=None, scheduler: s
     except KeyboardInterrupt:
         outcome.interrupted = True
     finally:
-        if bar:
-            bar.close()
         writer.close()
-        for fut in futures:
-            fut.cancel()
-        if own_client is not None:
-            _close_quietly(own_client, own_cluster)
+        try:   # a second interrupt here only cuts the clean-up short (the cluster dies with the process)
+            if bar:
+                bar.close()
+            for fut in futures:
+                fut.cancel()
+            if own_client is not None:
+                _close_quietly(own_client, own_cluster)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
     # count what is on disk (a signal may land between a write and any counter update)
     table = final_table(read_results(out / "results.csv"))
     new = [r for r in table if r["key"] not in finished]
     outcome.computed, outcome.failed = len(new), sum(r["status"] != "ok" for r in new)
-    outcome.wall_s = time.perf_counter() - t0
     if not outcome.interrupted:
-        write_table(out / "results.csv", table)
-        if spec.task == "tune":
-            write_summary(out, spec, table)
-        outcome.wall_s = time.perf_counter() - t0
+        try:   # atomic replacements: an interrupt leaves the old file or the new one
+            write_table(out / "results.csv", table)
+            if spec.task == "tune":
+                write_summary(out, spec, table)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+    outcome.wall_s = time.perf_counter() - t0
     return outcome
 
 
