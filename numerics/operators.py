@@ -137,7 +137,7 @@ class SecondMomentOperator:
         if isinstance(self.model, Gaussian):
             H = self.H
             return H @ (Y + Y.T) @ H + np.trace(H @ Y) * H
-        w = self.p * np.einsum("ij,jk,ik->i", self.Yv, Y, self.Yv)
+        w = self.p * np.einsum("ij,ij->i", self.Yv @ Y, self.Yv)   # = y_i^T Y y_i (BLAS, not a 3-operand loop)
         return (self.X * w[:, None]).T @ self.X
 
     def covariance(self, Y: np.ndarray) -> np.ndarray:
@@ -309,3 +309,29 @@ def secular_grid_kernel(method: Method, noise: DecoupledNoise):
             out["num"] = knum(L, e, b, f, tau)
         return out
     return run
+
+
+# --------------------------------------------------------------------------------------------------
+# pair responses (added for the matrix-free route of numerics.spectral)
+# --------------------------------------------------------------------------------------------------
+LAM_I, LAM_J = sp.symbols("lambda_i lambda_j", positive=True)
+
+
+@lru_cache(maxsize=None)
+def pair_response(method: Method) -> sp.Expr:
+    """psi(z, lambda_i, lambda_j) = c^T X c with z X - M_i X M_j^T = b b^T, M = A + lambda b c^T:
+    the resolvent of the deterministic map S -> Mbar S Mbar^T seen through the gradient feedback,
+    sum_k (c^T M_i^k b)(c^T M_j^k b) z^(-k-1). In H's eigenbasis T = K + N with K(S) = Mbar S Mbar^T,
+    and z > rho(K) is an eigenvalue of T iff 1 is an eigenvalue of Y -> Psi(z) o C_B(Y) (Hadamard)."""
+    Mi, Mj = method.block(LAM_I), method.block(LAM_J)
+    s = method.s
+    X = sp.Matrix(s, s, sp.symbols(f"x0:{s * s}"))
+    eqs = list(symbols.z * X - Mi * X * Mj.T - method.b * method.b.T)
+    sol = sp.solve(eqs, list(X), dict=True)[0]
+    return sp.factor(sp.cancel((method.c.T * X.subs(sol) * method.c)[0, 0]))
+
+
+@lru_cache(maxsize=None)
+def pair_response_kernel(method: Method):
+    """(z, lambda_i, lambda_j, eta, beta) -> psi (numpy, broadcasting)."""
+    return sp.lambdify((symbols.z, LAM_I, LAM_J, symbols.eta, symbols.beta), pair_response(method), "numpy")
