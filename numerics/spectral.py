@@ -699,7 +699,8 @@ class _ResolventReduction:
 
     def ratio(self, z, Y, W):
         """<Psi(z), Y o C~(Y)> / <Y, Y>: 1 at the fixed point; decreasing in z above rho(K)."""
-        return float(np.sum(self.Psi(z) * W) / np.sum(Y * Y))
+        with np.errstate(all="ignore"):
+            return float(np.sum(self.Psi(z) * W) / np.sum(Y * Y))
 
     def solve_z(self, Y, W, z_guess=None):
         """The z > rho(K) with ratio = 1 (rho(K) if ratio <= 1 just above it), bracketing from above."""
@@ -767,6 +768,8 @@ class _ResolventReduction:
 def _matrix_free_double(method, model, batch, e, b) -> RateResult:
     """The resolvent reduction (never forms T; O(n d^2) per step), checked by Collatz-Wielandt bounds
     on T itself with the assembled Perron matrix; ARPACK on T as a fallback."""
+    if batch_factor_value(model, batch) == 0.0:        # no noise: the deterministic rate, exactly
+        return _double(method, model, batch, e, b, "deterministic")
     red = _ResolventReduction(method, model, batch, e, b)
     z, Y = red.iterate()
     X = red.eigenmatrix(z, Y) if z > red.rho_K else None
