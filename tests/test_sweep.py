@@ -284,6 +284,18 @@ def test_grid_size_and_keys(n_inst, methods, batches, n_lr, n_mom, task):
     assert all(p.momentum == 0.0 for p in grid if p.method == "sgd" and task == "rate")
 
 
+def test_family_generates_spectra_with_the_stated_condition_numbers():
+    spec = sweep.spec_from_dict({"task": "tune", "model": "gaussian", "methods": ["sgd"], "batches": [1],
+                                 "spectra": ["1,2"],
+                                 "family": {"shapes": ["linspace", "geomspace"], "kappas": [10, 1e3], "d": 7}})
+    assert spec.instances == ("1,2", "linspace:1/10:1:7", "linspace:1/1000:1:7", "geomspace:1/10:1:7",
+                              "geomspace:1/1000:1:7")
+    for inst in spec.instances[1:]:
+        lam = sweep.build_model("gaussian", "spectra", inst, "", False).spectrum_array()
+        kappa = float(inst.split(":")[1].split("/")[1])
+        assert lam.size == 7 and lam[-1] / lam[0] == pytest.approx(kappa, rel=1e-12)
+
+
 # --------------------------------------------------------------------------------------------------
 # bad input: one line naming the key, exit 2, nothing scheduled, no folder written
 # --------------------------------------------------------------------------------------------------
@@ -313,6 +325,10 @@ GOOD = 'task = "tune"\nmodel = "gaussian"\nmethods = ["sgd"]\nbatches = [1, "inf
     (GOOD.replace('"tune"', '"rate"') + "lrs = [-1]\nmomenta = [0]\n", "lrs[0]"),
     (GOOD.replace('"tune"', '"rate"') + "lrs = [\"1/0\"]\nmomenta = [0]\n", "lrs[0]"),
     ("task = \n", "SPEC"),
+    (GOOD + "[family]\nshapes = [\"linspace\"]\nkappas = [10]\n", "family.d"),
+    (GOOD + "[family]\nshapes = [\"cosine\"]\nkappas = [10]\nd = 3\n", "family.shapes[0]"),
+    (GOOD + "[family]\nshapes = [\"linspace\"]\nkappas = [0.5]\nd = 3\n", "family.kappas[0]"),
+    (GOOD + "[family]\nshapes = [\"linspace\"]\nkappas = [10]\nd = 3\nmu = 1\n", "family.mu"),
 ])
 def test_bad_spec_is_one_line_exit_2_before_any_work(tmp_path, capsys, text, key):
     (tmp_path / "s.toml").write_text(text)

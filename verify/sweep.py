@@ -46,7 +46,9 @@ KEYS = {
     "momenta": "list of momenta in [0, 1) (rate)",
     "seed": "integer >= 0 (tune)",
     "digits": "integer >= 1 (rate)",
+    "family": "table {shapes, kappas, d}: generated spectra (gaussian, coordinate)",
 }
+FAMILY_KEYS = ("shapes", "kappas", "d")
 COLUMNS = ["index", "key", "task", "model", "instance", "without_replacement", "method", "batch",
            "lr", "momentum", "rho", "digits", "K", "route", "precision", "status", "reason"]
 ALLOWED_FAILURES = 2     # a point whose worker died this many times (+1) is recorded as failed
@@ -179,6 +181,33 @@ def build_model(model: str, source: str, instance: str, path: str, without_repla
         else cls(array, without_replacement=without_replacement)
 
 
+def family_spectra(fam) -> list[str]:
+    """SPEC strings of a family: for each shape in ``shapes`` (linspace, geomspace) and kappa in ``kappas``,
+    ``SHAPE:1/KAPPA:1:D``: d eigenvalues from mu = 1/kappa to L = 1 (condition number kappa)."""
+    if not isinstance(fam, dict):
+        raise InputError("family", f"must be a table {{shapes, kappas, d}}, got {fam!r}")
+    for k in fam:
+        if k not in FAMILY_KEYS:
+            raise InputError(f"family.{k}", f"unknown key (allowed: {', '.join(FAMILY_KEYS)})")
+    for k in FAMILY_KEYS:
+        if k not in fam:
+            raise InputError(f"family.{k}", "missing (required in a family)")
+    shapes = _list(fam, "shapes", (str,), "\"linspace\" or \"geomspace\"")
+    for i, sh in enumerate(shapes):
+        if sh not in ("linspace", "geomspace"):
+            raise InputError(f"family.shapes[{i}]", f"must be \"linspace\" or \"geomspace\", got {sh!r}")
+    kappas = _list(fam, "kappas", (int, float), "a number >= 1")
+    for i, k in enumerate(kappas):
+        if not (k >= 1 and math.isfinite(k)):
+            raise InputError(f"family.kappas[{i}]", f"must be a finite number >= 1, got {k!r}")
+    d = fam["d"]
+    if isinstance(d, bool) or not isinstance(d, int) or d < 1:
+        raise InputError("family.d", f"must be an integer >= 1, got {d!r}")
+    text = [f"{sh}:1/{int(k) if float(k).is_integer() else repr(float(k))}:1:{d}" for sh in shapes for k in kappas]
+    _unique("family", text)
+    return text
+
+
 def spec_from_dict(raw: dict, base: Path = Path(".")) -> SweepSpec:
     """Validate every key of a parsed TOML table and build the spec (errors name the key)."""
     if not isinstance(raw, dict):
@@ -211,8 +240,12 @@ def spec_from_dict(raw: dict, base: Path = Path(".")) -> SweepSpec:
     if not isinstance(wr, bool):
         raise InputError("without_replacement", f"must be true or false, got {wr!r}")
 
+    if "family" in raw:
+        if "matrices" in raw:
+            raise InputError("family", "generates spectra: not with 'matrices'")
+        raw = dict(raw, spectra=list(raw.get("spectra", [])) + family_spectra(raw["family"]))
     if ("spectra" in raw) == ("matrices" in raw):
-        raise InputError("spectra", "give exactly one of 'spectra' or 'matrices'")
+        raise InputError("spectra", "give exactly one of 'spectra' (or 'family') or 'matrices'")
     source = "spectra" if "spectra" in raw else "matrices"
     allowed = SPECTRUM_MODELS if source == "spectra" else MATRIX_MODELS
     if model not in allowed:
