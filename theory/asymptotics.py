@@ -47,6 +47,7 @@ class Kernels:
     system_mp: object      # (z, eta, beta) -> [Q, Q_eta(, Q_beta)]
     jacobian_mp: object
     momentum: bool
+    derivs_mp: object = None   # (z, eta, beta) -> (Q_z, Q_zz, grad_p Q, grad_p Q_z, Hess_p Q)
 
 
 def kernels(method: str, spectrum: Spectrum, batch) -> Kernels:
@@ -64,8 +65,12 @@ def _kernels(method: str, spectrum: Spectrum, batch) -> Kernels:
     eqs = [Q] + [sp.diff(Q, p) for p in params]
     unknowns = (z,) + params
     J = sp.Matrix(eqs).jacobian(unknowns)
+    Qz = sp.diff(Q, z)
+    pieces = [Qz, sp.diff(Qz, z), sp.Matrix([sp.diff(Q, p) for p in params]),
+              sp.Matrix([sp.diff(Qz, p) for p in params]), sp.hessian(Q, params)]
     return Kernels(sp.lambdify((eta, beta), coeffs, "mpmath"),
-                   sp.lambdify(unknowns, eqs, "mpmath"), sp.lambdify(unknowns, J, "mpmath"), momentum)
+                   sp.lambdify(unknowns, eqs, "mpmath"), sp.lambdify(unknowns, J, "mpmath"), momentum,
+                   sp.lambdify(unknowns, pieces, "mpmath"))
 
 
 def top_root_mp(coeffs) -> mp.mpf:
@@ -153,6 +158,47 @@ def damped_newton(f, J, x0, tol, maxsteps: int = 200) -> list:
     return [x[i] for i in range(len(x0))]
 
 
+def _descend(k: Kernels, p: list, tol, maxsteps: int = 200) -> list:
+    """Minimise the top root z(eta, beta) by Newton steps with implicit derivatives
+    (grad z = -grad Q / Q_z, Hess z from Q's second derivatives) and backtracking on z itself, so every
+    accepted point is a genuine decrease of rho (no jumping to another branch of Q = 0)."""
+    def zof(q):
+        if q[0] <= 0 or (k.momentum and not 0 <= q[1] < 1):
+            return mp.inf
+        return top_root_mp(k.coeffs_mp(q[0], q[1] if k.momentum else 0))
+
+    z = zof(p)
+    for _ in range(maxsteps):
+        args = [z] + p + ([] if k.momentum else [])
+        Qz, Qzz, gQ, gQz, HQ = k.derivs_mp(*args)
+        gz = -mp.matrix(gQ) / Qz
+        n = len(p)
+        H = mp.matrix(n, n)
+        for i in range(n):
+            for j in range(n):
+                H[i, j] = -(HQ[i, j] + gQz[i] * gz[j] + gQz[j] * gz[i] + Qzz * gz[i] * gz[j]) / Qz
+        try:
+            step = -mp.lu_solve(H, gz)
+            if mp.fdot(step, gz) >= 0:
+                raise ZeroDivisionError
+        except ZeroDivisionError:
+            step = -gz * (mp.mpf(10) ** -3 / max(mp.norm(gz), mp.mpf(10) ** -30))
+        t = mp.mpf(1)
+        while t > mp.mpf(2) ** -40:
+            q = [p[i] + t * step[i] for i in range(n)]
+            zq = zof(q)
+            if zq < z:
+                break
+            t /= 2
+        else:
+            return p
+        done = max(abs(t * step[i]) / max(abs(p[i]), mp.mpf(10) ** -30) for i in range(n)) < tol
+        p, z = q, zq
+        if done:
+            break
+    return p
+
+
 def tuned_rate(method: str, spectrum: Spectrum, batch, dps: int = 30, start=None) -> Tuned:
     """min over (eta, beta) (beta = 0 without momentum) of rho(T), to ``dps`` digits.
 
@@ -162,10 +208,12 @@ def tuned_rate(method: str, spectrum: Spectrum, batch, dps: int = 30, start=None
     k = kernels(method, spectrum, batch)
     e0, b0 = start if start is not None else _global_start(method, spectrum, batch, k.momentum)
     with mp.workdps(dps + 20):
-        e0, b0 = mp.mpf(e0), mp.mpf(b0)
-        z0 = top_root_mp(k.coeffs_mp(e0, b0 if k.momentum else 0))
-        x0 = [z0, e0, b0] if k.momentum else [z0, e0]
-        sol = damped_newton(k.system_mp, k.jacobian_mp, x0, mp.mpf(10) ** (-(dps + 10)))
+        p = [mp.mpf(e0), mp.mpf(b0)] if k.momentum else [mp.mpf(e0)]
+        p = _descend(k, p, mp.mpf(10) ** (-(dps // 2 + 5)))
+        # polish: Newton on the smooth optimality system from the descended point
+        z0 = top_root_mp(k.coeffs_mp(p[0], p[1] if k.momentum else 0))
+        x0 = [z0] + p
+        sol = damped_newton(k.system_mp, k.jacobian_mp, x0, mp.mpf(10) ** (-(dps + 10)), maxsteps=30)
         zs, es = sol[0], sol[1]
         bs = sol[2] if k.momentum else mp.mpf(0)
         top = top_root_mp(k.coeffs_mp(es, bs))
@@ -259,6 +307,12 @@ class Series:
         return self.leading * (1 + self.correction * kappa ** (-self.order))
 
 
+def _coefficients(Q: sp.Expr, ansatz: dict, t: sp.Symbol) -> dict:
+    """{power: coefficient} of Q after eps = t^2 and the ansatz (a polynomial in t)."""
+    expr = sp.expand(sp.expand(Q).subs(eps, t**2).subs(ansatz, simultaneous=True))
+    return {p: c for (p,), c in sp.Poly(expr, t).terms()}
+
+
 @lru_cache(maxsize=None)
 def sgd_series() -> Series:
     """Tuned SGD on FAMILY with B fixed, by dominant balance (derived, not typed in).
@@ -276,8 +330,7 @@ def sgd_series() -> Series:
     rp = rate_polynomial("sgd", FAMILY_SYMBOLIC, symbols.B)
     emax = isotropic_sgd(ISOTROPIC, symbols.B).eta_max.subs(d_sym, m_sym)
     ansatz = {z: 1 - t**2 * (x0 + x1 * t), eta: emax - y * t}
-    expr = sp.expand(sp.expand(rp.secular).subs(eps, t**2).subs(ansatz, simultaneous=True))
-    coeffs = {p: c for (p,), c in sp.Poly(expr, t).terms()}
+    coeffs = _coefficients(rp.secular, ansatz, t)
     low = min(coeffs)
     c3 = sp.factor(coeffs[low])
     (x0v,) = [s for s in sp.solve(c3, x0) if s != 0]
@@ -292,3 +345,50 @@ def sgd_series() -> Series:
                   (f"ansatz: eps = 1/kappa = t^2, {ansatz}",
                    sp.Eq(c3, 0), sp.Eq(c4, 0), sp.Eq(sp.diff(x1y, y), 0),
                    sp.Eq(sp.Symbol("x0"), x0v), sp.Eq(sp.Symbol("x1"), x1v)))
+
+
+@lru_cache(maxsize=None)
+def heavy_ball_series() -> Series:
+    """Tuned heavy ball on FAMILY with B fixed, by dominant balance (derived; slow: about a minute).
+
+    Ansatz, t = kappa^(-1/2): 1 - beta = g t, eta = (r0 - y t) g t (effective step eta/(1-beta) -> r0),
+    z = 1 - t^2 (x0 + x1 t). The lowest coefficient (t^7) factors as
+    (x0 (m+1) - 4B) * (...): the top branch x0 = 4B/(m+1) is the supremum of the contraction (the
+    effective step presses against the top group's limit r0 = 2B/(m+1)). The next coefficient gives x1(y, g);
+    its critical points give K = kappa (m+1)/(4B) (1 + c t) with c = 2(B +- sqrt(m))/(m+1). The optimum
+    cannot beat the supremum (c > 0); the minus branch is negative for B < sqrt(m) and the two branches
+    never meet for B > 0, so the plus branch is the tuned one for every B.
+    """
+    x0, x1, t, y, g = sp.symbols("x0 x1 t y g")
+    Bs, ms = symbols.B, m_sym
+    rp = rate_polynomial("heavy-ball", FAMILY_SYMBOLIC, Bs)
+    r0 = 2 * Bs / (ms + 1)
+    ansatz = {z: 1 - t**2 * (x0 + x1 * t), eta: (r0 - y * t) * g * t, beta: 1 - g * t}
+    coeffs = _coefficients(rp.secular, ansatz, t)
+    low = min(coeffs)
+    c_low = sp.factor(coeffs[low])
+    branches = [sol for sol in sp.solve(c_low, x0) if not sol.free_symbols & {y, g}]
+    (x0v,) = [b_ for b_ in branches if b_ != 0]
+    c_next = sp.factor(coeffs[low + 1].subs(x0, x0v))
+    (x1yg,) = sp.solve(c_next, x1)
+    x1yg = sp.factor(x1yg)
+    crit = sp.solve([sp.numer(sp.together(sp.diff(x1yg, v))) for v in (y, g)], [y, g], dict=True)
+    cands = []
+    for sol in crit:
+        if not (sol[g].is_positive and sol[y].subs({Bs: 1, ms: 4}).is_positive):
+            continue
+        c = sp.factor(sp.simplify(-x1yg.subs(sol) / x0v))
+        cands.append((c, sol))
+    # the tuned branch: positive for all B > 0 (check at B -> 0+, where the other one is negative)
+    good = [(c, sol) for c, sol in cands if sp.limit(c, Bs, 0).subs(ms, 4) > 0]
+    if len(good) != 1:
+        raise RuntimeError(f"expected one admissible branch, got {cands}")
+    corr, sol = good[0]
+    leading = sp.factor(kappa / x0v)
+    eta_expr = sp.factor(((r0 - sol[y] * kappa ** sp.Rational(-1, 2)) * sol[g] * kappa ** sp.Rational(-1, 2)))
+    return Series("heavy-ball", "B fixed (B = b kappa^0)", leading, sp.simplify(corr), sp.Rational(1, 2),
+                  eta_expr,
+                  (f"ansatz: eps = 1/kappa = t^2, {ansatz}", sp.Eq(c_low, 0),
+                   sp.Eq(sp.Symbol("x0"), x0v), sp.Eq(sp.Symbol("x1"), x1yg),
+                   f"critical points of x1(y, g): {crit}",
+                   sp.Eq(sp.Symbol("1 - beta"), sol[g] * kappa ** sp.Rational(-1, 2))))
