@@ -335,3 +335,56 @@ def pair_response(method: Method) -> sp.Expr:
 def pair_response_kernel(method: Method):
     """(z, lambda_i, lambda_j, eta, beta) -> psi (numpy, broadcasting)."""
     return sp.lambdify((symbols.z, LAM_I, LAM_J, symbols.eta, symbols.beta), pair_response(method), "numpy")
+
+
+@lru_cache(maxsize=None)
+def secular_lambda_kernel(method: Method, noise: DecoupledNoise, module: str = "mpmath"):
+    """Scalar kernels for the multiprecision secular route: (eta, beta, f_B, tau) -> a function of lambda
+    giving ``den`` (monic coefficients of phi's denominator, leading 1 dropped), ``char`` (of
+    det(zI - D), or None when equal to ``den``) and either ``w`` (phi = w(lambda) h(z)/den(z)) with
+    ``h`` coefficients, or ``num`` coefficients; each coefficient is a polynomial in lambda evaluated by
+    Horner (a few operations per eigenvalue)."""
+    lam = _ARGS[0]
+    num, den = sp.fraction(sp.together(secular_term(method, noise, F_B)))
+    dcoef, lc = _monic_coefficients(den)
+    D, _, _ = decoupled_block(method, noise, fB=F_B)
+    ccoef, _ = _monic_coefficients((symbols.z * sp.eye(D.shape[0]) - D).det())
+    same = len(dcoef) == len(ccoef) and all(sp.simplify(a - b) == 0 for a, b in zip(dcoef, ccoef))
+    fac = secular_weight_kernel(method, noise)
+    parts = {"den": dcoef[1:], "char": None if same else ccoef[1:]}
+    if fac is not None:
+        factors = sp.Mul.make_args(sp.factor(num / lc))
+        parts["w"] = [sp.Mul(*[p for p in factors if not p.has(symbols.z)])]
+        parts["h"] = _monic_coefficients(sp.Mul(*[p for p in factors if p.has(symbols.z)]), sp.Integer(1))[0]
+    else:
+        parts["num"] = _monic_coefficients(num, lc)[0] if num != 0 else [sp.Integer(0)]
+
+    def lam_poly(e):
+        e = sp.expand(e)
+        cs = sp.Poly(e, lam).all_coeffs() if e.has(lam) else [e]
+        return [sp.lambdify(_ARGS[1:], c, module) for c in cs]
+
+    plans = {k: (None if v is None else ([sp.lambdify(_ARGS[1:], c, module) for c in v] if k == "h"
+                                          else [lam_poly(c) for c in v])) for k, v in parts.items()}
+
+    def bind(*params):
+        bound = {k: (None if v is None else ([f(*params) for f in v] if k == "h"
+                                              else [[f(*params) for f in cs] for cs in v]))
+                 for k, v in plans.items()}
+
+        def at(x):
+            out = {}
+            for k, v in bound.items():
+                if v is None or k == "h":
+                    out[k] = v
+                    continue
+                vals = []
+                for cs in v:
+                    acc = cs[0]
+                    for c in cs[1:]:
+                        acc = acc * x + c
+                    vals.append(acc)
+                out[k] = vals
+            return out
+        return at
+    return bind

@@ -15,8 +15,7 @@ import numpy as np
 import sympy as sp
 
 from numerics.operators import (
-    F_B, SecondMomentOperator, as_method, block_charpoly_kernel, first_moment_charpoly_kernel,
-    secular_poly_kernel,
+    SecondMomentOperator, as_method, first_moment_charpoly_kernel, secular_lambda_kernel,
 )
 from theory.errors import InputError
 from theory.sampling import Gaussian, RankOneModel, SamplingModel
@@ -150,22 +149,38 @@ def _taylor_positive(c, z) -> bool:
 
 
 class _MpSecular:
-    """F(z) = sum_i num_i(z)/den_i(z) and the Budan-Fourier test, in mpmath."""
+    """F(z) = sum_i phi(z, lambda_i) (= h(z) sum_i w_i / den_i(z) when theory's numerator factors) and
+    the Budan-Fourier test, in mpmath."""
 
     def __init__(self, method, model, batch, lr, momentum):
         lam = [to_mpf(v) for v in spectrum_exact(model)]
         e, b, f = to_mpf(lr), to_mpf(momentum), to_mpf(batch_factor_exact(model, batch))
         tau = mp.fsum(lam)
-        kn, kd = secular_poly_kernel(method, model.decoupled, "mpmath")
-        kc = block_charpoly_kernel(method, model.decoupled, "mpmath")
+        at = secular_lambda_kernel(method, model.decoupled, "mpmath")(e, b, f, tau)
+        rows = [at(l) for l in lam]
+        one = mp.mpf(1)
         self.lam = lam
-        self.num = [[mp.mpf(x) for x in kn(l, e, b, f, tau)] for l in lam]
-        self.den = [[mp.mpf(x) for x in kd(l, e, b, f, tau)] for l in lam]
-        self.char = [[mp.mpf(x) for x in kc(l, e, b, f, tau)] for l in lam]
-        self.trivial = all(x == 0 for c in self.num for x in c)
+        self.den = [[one] + [mp.mpf(x) for x in r["den"]] for r in rows]
+        self.char = self.den if rows[0]["char"] is None else [[one] + [mp.mpf(x) for x in r["char"]] for r in rows]
+        if "w" in rows[0]:
+            self.w = [mp.mpf(r["w"][0]) for r in rows]
+            self.h = [mp.mpf(x) for x in rows[0]["h"]]
+            self.num = None
+            self.trivial = all(x == 0 for x in self.w)
+        else:
+            self.num = [[mp.mpf(x) for x in r["num"]] for r in rows]
+            self.trivial = all(x == 0 for c in self.num for x in c)
 
     def F(self, z):
         s, ds = mp.mpf(0), mp.mpf(0)
+        if self.num is None:
+            for w, cd in zip(self.w, self.den):
+                p, dp = _poly(cd, z)
+                r = w / p
+                s += r
+                ds += r * dp / p
+            h, dh = _poly(self.h, z)
+            return h * s, dh * s - h * ds
         for cn, cd in zip(self.num, self.den):
             n, dn = _poly(cn, z)
             p, dp = _poly(cd, z)
@@ -189,16 +204,16 @@ class _MpSecular:
                    default=max(abs(r) for r in roots))
 
 
-def _secular_mp(method, model, batch, lr, momentum, z0: float, top: list[int]):
+def _secular_mp(method, model, batch, lr, momentum, z0, top: list[int], z0_digits: int = 12):
     """rho(T) at the current precision, starting from the double estimate ``z0``; ``top`` lists the
     eigenvalue indices whose blocks may attain rho(D)."""
     S = _MpSecular(method, model, batch, lr, momentum)
     tol = mp.mpf(10) ** (-mp.mp.dps + 3)
     if S.trivial:
         return max(S.block_radius(i) for i in top)
-    z0 = mp.mpf(z0)
-    # a point above the root: above rho(D) and F < 1, walking up from the double estimate
-    gap = max(abs(z0) * mp.mpf(10) ** -8, mp.mpf(10) ** (-mp.mp.dps // 2))
+    z0 = z0 if isinstance(z0, mp.mpf) else mp.mpf(z0)
+    # a point above the root: above rho(D) and F < 1, walking up from the estimate (z0_digits good)
+    gap = max(abs(z0) * mp.mpf(10) ** -(z0_digits - 4), mp.mpf(10) ** (-mp.mp.dps + 5))
     for _ in range(4000):
         hi = z0 + gap
         if S.above(hi) and S.F(hi)[0] < 1:
@@ -230,19 +245,21 @@ def _secular_mp(method, model, batch, lr, momentum, z0: float, top: list[int]):
     # from the left: Newton on G = 1/F (nearly linear next to a pole of F) while it does not overshoot,
     # then Newton on F (never overshoots: F is convex decreasing above rho(D)); bisection as a fallback
     z, use_F = left, False
+    F, dF = S.F(z)
     for _ in range(400):
-        F, dF = S.F(z)
         if dF >= 0 or not mp.isfinite(F):
             break
         step = (F - 1) / -dF if use_F else (F * F - F) / -dF
         if step <= tol * z and abs(F - 1) <= mp.sqrt(tol):
             return z + step
-        znew = min(z + step, hi)
-        if znew <= z:
+        znew = z + step
+        if not z < znew < hi:
             znew = (z + hi) / 2
-        Fn, _ = S.F(znew)
+        Fn, dFn = S.F(znew)
+        if abs(Fn - 1) <= tol:
+            return znew
         if Fn >= 1:
-            z = znew
+            z, F, dF = znew, Fn, dFn
         else:
             hi, use_F = znew, True
         if hi - z <= tol * hi:
@@ -323,23 +340,25 @@ def spectral_radius_mp(method, model, batch, lr, momentum, route, digits):
     dps = digits + 10
     for _ in range(12):
         vals = []
-        for p in (dps, 2 * dps + 10):
+        start, start_digits = z0, 12
+        for p in (dps, dps + 15):
             with mp.workdps(p):
                 if route == "deterministic":
                     v = _deterministic_mp(method, model, lr, momentum)
-                elif route == "secular":
-                    v = _secular_mp(method, model, batch, lr, momentum, z0, top)
+                elif route == "secular":        # the second precision starts from the first's root
+                    v = _secular_mp(method, model, batch, lr, momentum, start, top, start_digits)
+                    start, start_digits = +v, max(12, dps - 12)
                 else:
                     v = _dense_mp(method, model, batch, lr, momentum, z0)
                 vals.append(+v)
-        with mp.workdps(2 * dps + 10):
+        with mp.workdps(dps + 15):
             a, b = vals
             if a == b:
-                agree = 2 * dps + 10
+                agree = dps + 15
             else:
                 agree = int(mp.floor(-mp.log10(abs(a - b) / abs(b)))) if b != 0 else 0
         if agree >= digits + 2 or (b == 0 and a == 0):
-            with mp.workdps(2 * dps + 10):
+            with mp.workdps(dps + 15):
                 rho = +b
             return RateResult(rho, digits, None, route, "mpmath")
         dps = 2 * dps if dps < MAX_DPS else dps

@@ -777,14 +777,14 @@ def _matrix_free_double(method, model, batch, e, b) -> RateResult:
     if X is not None and np.all(np.isfinite(X)):
         m = X.shape[0]
         X = X / np.trace(X)
-        for ridge in (0.0, 1e-14, 1e-12, 1e-10, 1e-8):
+        for ridge in (0.0, 1e-12, 1e-9):
             try:
                 lo, hi = collatz_wielandt(red.op, X + ridge * np.eye(m) / m)
             except np.linalg.LinAlgError:
                 continue
             if hi - lo < best[1] - best[0]:
                 best = (lo, hi)
-            if hi - lo <= 1e-13 * z:
+            if lo <= z <= hi:
                 break
     lo, hi = best
     if not (math.isfinite(hi) and lo <= z * (1 + 1e-9) and z <= hi * (1 + 1e-9)):
