@@ -19,6 +19,7 @@ import io
 import json
 import math
 import os
+import sys
 import time
 import tomllib
 from dataclasses import asdict, dataclass, field, replace
@@ -538,6 +539,9 @@ def connect(scheduler: str | None, workers: int | None, timeout: float = CONNECT
 def check_cluster(client, point_fn: Callable, timeout: float = 120):
     """One empty task through the cluster: the scheduler and a worker must unpickle the sweep's functions
     (they import this package). A cluster that cannot is refused before any point is scheduled."""
+    if not client.nthreads():   # e.g. dask-jobqueue workers still queued: wait for them, not a timeout
+        sys.stderr.write("sweep: the cluster has no workers yet; waiting for one (Ctrl-C to stop)\n")
+        client.wait_for_workers(1)
     try:
         client.submit(run_chunk, [], point_fn, pure=False).result(timeout=timeout)
     except Exception as exc:
@@ -564,7 +568,7 @@ class SweepOutcome:
         tail = f", {missing} missing (rerun with --resume)" if self.interrupted else ""
         return (f"sweep {state}: {self.total} points, {self.computed} computed, {self.skipped} skipped "
                 f"(already in {self.out}), {self.failed} failed{tail}; {self.wall_s:.1f} s wall on "
-                f"{self.workers} workers")
+                f"{self.workers} worker{'' if self.workers == 1 else 's'}")
 
 
 class _Progress:
