@@ -65,7 +65,7 @@ class TuneGrid:
     starts: int = 2
     explore_levels: int = 4
     xtol: float = 1e-6
-    ftol: float = 1e-5
+    ftol: float = 1e-6
     max_levels: int = 400
 
 
