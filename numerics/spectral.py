@@ -162,6 +162,16 @@ def _cauchy_bound(c: np.ndarray) -> np.ndarray:
 # --------------------------------------------------------------------------------------------------
 # double precision secular solver, vectorised over parameter points
 # --------------------------------------------------------------------------------------------------
+def _horner_list(coefs, z):
+    """p(z), p'(z) for coefficient arrays given as a list, highest degree first."""
+    p = coefs[0] + 0 * z
+    dp = np.zeros_like(p)
+    for c in coefs[1:]:
+        dp = dp * z + p
+        p = p * z + c
+    return p, dp
+
+
 def _horner_monic(coefs, z):
     """p(z), p'(z) for the monic polynomial z^q + coefs[0] z^(q-1) + ... (coefficient arrays)."""
     if not coefs:
@@ -230,8 +240,9 @@ class _SecularArrays:
                 r /= p
                 dS = np.sum(r, axis=-1)
                 return hz * S, dhz * S - hz * dS
-            n, dn = _horner(np.stack(self._take(self.num, idx), axis=-1), zz)
-            return np.sum(n / p, axis=-1), np.sum((dn * p - n * dp) / (p * p), axis=-1)
+            n, dn = _horner_list(self._take(self.num, idx), zz)
+            r = n / p
+            return np.sum(r, axis=-1), np.sum((dn - r * dp) / p, axis=-1)
 
     def above(self, z, idx=slice(None)):
         """True where z > rho(D) (Budan-Fourier on every det(zI - D_i))."""
@@ -323,11 +334,17 @@ def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
     pole = np.where(pole < hi, pole, np.nan)
     ok_pole = np.isfinite(pole)
     below = np.zeros(G)
+    known_above = hi.copy()                  # every z >= known_above is above rho(D)
     if ok_pole.any():                        # the estimate is a lower bound of rho(D) iff it fails the test
         i = np.flatnonzero(ok_pole)
         ab = arr.above(pole[i], i)
         below[i[~ab]] = pole[i[~ab]]
         pole[i[ab]] = np.nan
+        j = i[~ab]                           # one test just above the estimate spares most later ones
+        if j.size:
+            za = pole[j] * (1 + 1e-7) + 1e-300
+            ok = arr.above(za, j)
+            known_above[j[ok]] = za[ok]
     left = np.full(G, np.nan)
     Fl, dFl = np.full(G, np.nan), np.full(G, np.nan)
     zl, Fz, dFz = hi.copy(), Fh.copy(), dFh.copy()       # the last point evaluated
@@ -369,7 +386,7 @@ def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
                 break
         Fc, dFc = arr.F(c, idx)
         ab = np.ones(idx.size, dtype=bool)
-        need = ~has_left
+        need = ~has_left & (c < known_above[idx])
         if need.any():
             ab[need] = arr.above(c[need], idx[need])
         up = ab & (Fc < 1)
