@@ -339,12 +339,17 @@ def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
         i = np.flatnonzero(ok_pole)
         ab = arr.above(pole[i], i)
         below[i[~ab]] = pole[i[~ab]]
-        pole[i[ab]] = np.nan
+        known_above[i[ab]] = pole[i[ab]]
         j = i[~ab]                           # one test just above the estimate spares most later ones
         if j.size:
             za = pole[j] * (1 + 1e-7) + 1e-300
             ok = arr.above(za, j)
             known_above[j[ok]] = za[ok]
+        j = i[ab]                            # Newton from the right overshot the root a little: just below
+        if j.size:
+            zb = pole[j] * (1 - 1e-9)
+            no = ~arr.above(zb, j)
+            below[j[no]] = zb[no]
     left = np.full(G, np.nan)
     Fl, dFl = np.full(G, np.nan), np.full(G, np.nan)
     zl, Fz, dFz = hi.copy(), Fh.copy(), dFh.copy()       # the last point evaluated
