@@ -33,6 +33,22 @@ spectra = [{spectra}]
 """
 
 
+NOOP_SPEC = """
+task = "rate"
+model = "gaussian"
+methods = ["sgd", "heavy-ball"]
+batches = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]
+spectra = ["1,2"]
+lrs = [0.1, 0.2, 0.3, 0.4, 0.5]
+momenta = [0.1, 0.2, 0.3]
+"""  # 200 points
+
+
+def noop_point(p):
+    """No work: a sweep of these measures the machinery alone (Dask round trip, CSV write + fsync)."""
+    return {"rho": "0.5", "digits": 1, "K": "1", "route": "none", "precision": "none"}
+
+
 def warm_up():
     """Lambdify the kernels and run one tune (the per-process start-up cost of the engine)."""
     from numerics.tuning import tune
@@ -57,11 +73,16 @@ def timed_sweep(spec, text, workers: int, root: Path):
         res = sweep.run_sweep(spec, text, out, client=client)
         wall = time.perf_counter() - t0
         cpu = sum(client.run(time.process_time).values()) - cpu0
+        (root / "noop.toml").write_text(NOOP_SPEC)
+        nspec, ntext = sweep.load_spec(root / "noop.toml")
+        t0 = time.perf_counter()
+        nres = sweep.run_sweep(nspec, ntext, root / f"noop{workers}", client=client, point_fn=noop_point)
+        machinery = (time.perf_counter() - t0) / nres.total
     finally:
         client.close()
         cluster.close()
     assert res.computed == res.total and res.failed == 0, res
-    return wall, start, cpu, sweep.read_results(out / "results.csv")
+    return wall, start, cpu, machinery, sweep.read_results(out / "results.csv")
 
 
 def main(argv=None):
@@ -88,10 +109,10 @@ def main(argv=None):
         c_serial = time.process_time() - c0
         print(f"serial in-process : {t_serial:8.2f} s  ({t_serial / n:.3f} s/point; CPU {c_serial:.2f} s)")
 
-        t1, s1, c1, rows1 = timed_sweep(spec, text, 1, root)
+        t1, s1, c1, m1, rows1 = timed_sweep(spec, text, 1, root)
         print(f"sweep, 1 worker   : {t1:8.2f} s  ({t1 / n:.3f} s/point; worker CPU {c1:.2f} s; "
               f"cluster start + warm-up {s1:.1f} s)")
-        t2, s2, c2, rows2 = timed_sweep(spec, text, 2, root)
+        t2, s2, c2, m2, rows2 = timed_sweep(spec, text, 2, root)
         print(f"sweep, 2 workers  : {t2:8.2f} s  ({t2 / n:.3f} s/point; worker CPU {c2:.2f} s = {c2 / t2:.2f} "
               f"cores busy on average; cluster start + warm-up {s2:.1f} s)")
 
@@ -103,6 +124,8 @@ def main(argv=None):
         print(f"speedup 2 workers / 1 worker: {t1 / t2:.2f}x wall  (target >= 1.6x); "
               f"machine load average before the runs: {load:.1f} on {os.cpu_count()} cores")
         per_point = c_serial / n    # CPU seconds: the wall time of an unloaded core
+        print(f"machinery per point (200 no-op points): {1e3 * m1:.1f} ms wall on 1 worker, {1e3 * m2:.1f} ms on 2 "
+              f"= {100 * m1 / per_point:.1f} % of a {per_point:.3f} CPU s tune point")
         print(f"per-point cost: {per_point:.3f} CPU s ({t_serial / n:.3f} s wall here); estimate for 10,000 such "
               f"points: {10_000 * per_point / 2 / 60:.1f} min on an idle 2-core machine, "
               f"{10_000 * per_point / 32 / 60:.1f} min on 32 workers (+ cluster start, ~5 s)")

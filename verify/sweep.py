@@ -644,12 +644,17 @@ def run_sweep(spec: SweepSpec, spec_text: str, out, *, client=None, scheduler: s
             for c in chunks:
                 futures[client.submit(run_chunk, c, point_fn, pure=False, retries=0)] = c
             bar = _Progress(progress, len(todo))
-            for fut in as_completed(list(futures)):
-                c = futures.pop(fut)
-                try:
-                    rows = fut.result()
-                except Exception as exc:  # KilledWorker: its worker died ALLOWED_FAILURES + 1 times
-                    rows = failed_rows(c, f"{type(exc).__name__}: {exc}")
+            # results are gathered in the background; every batch of tasks finished since the last one is
+            # written with one write + fsync
+            for batch in as_completed(list(futures), with_results=True, raise_errors=False).batches():
+                rows = []
+                for fut, result in batch:
+                    c = futures.pop(fut)
+                    if fut.status == "error":   # KilledWorker: its workers died ALLOWED_FAILURES + 1 times
+                        exc = result[1]
+                        rows += failed_rows(c, f"{type(exc).__name__}: {exc}")
+                    else:
+                        rows += result
                 writer.append(rows)
                 bar.advance(len(rows))
                 if on_rows is not None:
