@@ -1,10 +1,87 @@
-"""``momentum-verify check``: run the claims (placeholder until the claims issue lands)."""
+"""``momentum-verify check``: run the claims of the papers, print a summary, write paper_checks.md.
+
+The full run writes the report (default ``paper_checks.md`` in the current directory) and its figures
+beside it; a partial run (``--quick`` or ``--only``) writes one only to an explicit ``--report PATH``.
+Exit status 0 when no claim fails, 1 otherwise.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from contextlib import nullcontext
+
+from verify.runner import exit_status, run_all
+
+DEFAULT_REPORT = "paper_checks.md"
 
 
 def add_parser(p):
-    p.add_argument("--quick", action="store_true")
+    p.add_argument("--quick", action="store_true", help="run only the quick subset (under 2 minutes)")
+    p.add_argument("--only", metavar="PATTERN",
+                   help="claims whose id matches (comma-separated globs like 'classical.*', or substrings)")
+    p.add_argument("--report", metavar="PATH",
+                   help=f"write the report here (default {DEFAULT_REPORT} for a full run; partial runs "
+                        "write only when given)")
+    p.add_argument("--momentum-rule", metavar="FORMULA",
+                   help="your momentum choice beta(eta, B, kappa, kappa_bar, mu, L) for the "
+                        "near-optimality claim, e.g. '(1 - sqrt(eta*mu))^2' or '1 - 2/sqrt(kappa)'")
+    p.add_argument("--json", action="store_true", help='print {"claims": [...]} to stdout')
+
+
+def _command_line(args) -> str:
+    parts = ["momentum-verify check"]
+    if args.quick:
+        parts.append("--quick")
+    if args.only:
+        parts.append(f"--only '{args.only}'")
+    if args.momentum_rule:
+        parts.append(f"--momentum-rule '{args.momentum_rule}'")
+    return " ".join(parts)
 
 
 def run(args) -> int:
-    print("no claims yet")
-    return 0
+    from rich.console import Console
+    from rich.table import Table
+
+    from verify.claims.garg_derezinski import parse_momentum_rule
+    from verify.report import write_report
+
+    if args.momentum_rule is not None:
+        parse_momentum_rule(args.momentum_rule)          # bad input: one line, exit 2, before any work
+    err = Console(stderr=True)
+    colors = {"holds": "green", "fails": "red", "inconclusive": "yellow"}
+
+    def on_start(claim, i, n):
+        err.print(f"[dim][{i + 1}/{n}] {claim.id} ...[/dim]", highlight=False)
+
+    def on_done(o):
+        v = o.verdict.verdict
+        err.print(f"  [{colors[v]}]{v}[/{colors[v]}]  {o.id}  ({o.seconds:.1f} s)", highlight=False)
+
+    with err.status("running claims", spinner="dots") if err.is_terminal else nullcontext():
+        outcomes = run_all(quick=args.quick, only=args.only, options={"momentum_rule": args.momentum_rule},
+                           on_start=on_start, on_done=on_done)
+    if not outcomes:
+        err.print("no claim matches")
+        return 1
+
+    partial = args.quick or bool(args.only)
+    path = args.report or (None if partial else DEFAULT_REPORT)
+    if path:
+        write_report(outcomes, path, command=_command_line(args), prune=not partial)
+        err.print(f"report written to {path}")
+    elif partial:
+        err.print("partial run: report not written (pass --report PATH to write one)")
+
+    if args.json:
+        json.dump({"claims": [o.to_json() for o in outcomes]}, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+    else:
+        table = Table(title="paper checks")
+        for col in ("claim", "verdict", "routes", "seconds"):
+            table.add_column(col)
+        for o in outcomes:
+            v = o.verdict.verdict
+            table.add_row(o.id, f"[{colors[v]}]{v}[/{colors[v]}]", "; ".join(o.verdict.routes), f"{o.seconds:.1f}")
+        Console().print(table)
+    return exit_status(outcomes)

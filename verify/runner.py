@@ -1,0 +1,139 @@
+"""Run claims and collect their verdicts (holds / fails / inconclusive) with the numbers behind them.
+
+A check that raises is a failure (the error is its number); a claim whose reading is "uncertain"
+cannot hold or fail: its verdict becomes "inconclusive" and the raw outcome is kept in its numbers.
+"""
+from __future__ import annotations
+
+import fnmatch
+import inspect
+import math
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from verify.claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
+from verify.claims import LoadError, load_claims
+
+VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
+
+
+@dataclass
+class Outcome:
+    """One claim's result as the report and the JSON output read it."""
+
+    id: str
+    source: str
+    statement: str
+    reading: str
+    tolerance: str
+    verdict: Verdict
+    seconds: float = 0.0
+    module: str = ""
+    extra: dict = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        v = self.verdict
+        return {"id": self.id, "source": self.source, "verdict": v.verdict, "numbers": jsonable(v.numbers),
+                "routes": list(v.routes), "precision": v.precision, "reading": self.reading,
+                "statement": self.statement, "tolerance": self.tolerance, "method": v.method,
+                "figures": list(v.figures), "seconds": round(self.seconds, 2)}
+
+
+def jsonable(x: Any) -> Any:
+    """Numbers and containers as JSON-safe values (numpy scalars to Python, non-finite floats to strings)."""
+    if isinstance(x, dict):
+        return {str(k): jsonable(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [jsonable(v) for v in x]
+    if isinstance(x, np.ndarray):
+        return [jsonable(v) for v in x.tolist()]
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return x if math.isfinite(x) else str(x)
+    if x is None or isinstance(x, str):
+        return x
+    return str(x)
+
+
+def select(claims: list[Claim], *, quick: bool = False, only: str | None = None) -> list[Claim]:
+    """Claims to run: the quick subset if ``quick``; ``only`` is a comma-separated list of glob patterns
+    (``fnmatch`` on the id) or, without glob characters, substrings of the id."""
+    out = [c for c in claims if c.quick or not quick]
+    if only:
+        pats = [p.strip() for p in only.split(",") if p.strip()]
+
+        def match(cid):
+            return any(fnmatch.fnmatchcase(cid, p) if any(ch in p for ch in "*?[") else p in cid for p in pats)
+        out = [c for c in out if match(c.id)]
+    return out
+
+
+def _accepted(check: Callable, options: dict) -> dict:
+    """The options a check accepts (all of them when it takes ``**options``)."""
+    params = inspect.signature(check).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return dict(options)
+    return {k: v for k, v in options.items() if k in params}
+
+
+def run_claim(claim: Claim, options: dict | None = None) -> Outcome:
+    """Run one claim; exceptions and malformed verdicts become failures with the error as number."""
+    options = options or {}
+    t0 = time.perf_counter()
+    try:
+        v = claim.check(**_accepted(claim.check, options))
+        if not isinstance(v, Verdict) or v.verdict not in VERDICTS:
+            raise TypeError(f"check returned {v!r}, not a Verdict with a verdict in {VERDICTS}")
+    except Exception as exc:  # a broken check is a failing claim, shown with its error
+        tb = traceback.extract_tb(exc.__traceback__)[-1]
+        v = Verdict(FAILS, {"error": f"{type(exc).__name__}: {exc} ({tb.filename.split('/')[-1]}:{tb.lineno})"},
+                    routes=["none (the check raised)"], method="the check did not complete",
+                    precision="none (no numbers)")
+    if claim.reading == "uncertain" and v.verdict != INCONCLUSIVE:
+        v.numbers = {**v.numbers, "outcome under our reading": v.verdict}
+        v.method = (v.method + " " if v.method else "") + \
+            "The reading of the claim is uncertain, so the verdict is inconclusive whatever the numbers."
+        v.verdict = INCONCLUSIVE
+    return Outcome(claim.id, claim.source, claim.statement, claim.reading, claim.tolerance, v,
+                   time.perf_counter() - t0, getattr(claim.check, "__module__", ""))
+
+
+def load_error_outcome(err: LoadError) -> Outcome:
+    """A claims module that did not load, as a failing entry."""
+    v = Verdict(FAILS, {"error": err.error}, routes=["none (module not loaded)"],
+                method=f"loading {err.module}", precision="none (no numbers)")
+    return Outcome(f"load:{err.module}", err.module, "the claims module loads and exposes CLAIMS",
+                   "exact", "", v, 0.0, err.module)
+
+
+def run_all(*, quick: bool = False, only: str | None = None, options: dict | None = None,
+            on_start: Callable[[Claim, int, int], None] | None = None,
+            on_done: Callable[[Outcome], None] | None = None,
+            claims: list[Claim] | None = None) -> list[Outcome]:
+    """Load (unless ``claims`` is given), select and run the claims in order; load errors come first."""
+    errors: list[LoadError] = []
+    if claims is None:
+        claims, errors = load_claims()
+    chosen = select(claims, quick=quick, only=only)
+    out = [load_error_outcome(e) for e in errors]
+    for i, c in enumerate(chosen):
+        if on_start:
+            on_start(c, i, len(chosen))
+        res = run_claim(c, options)
+        out.append(res)
+        if on_done:
+            on_done(res)
+    return out
+
+
+def exit_status(outcomes: list[Outcome]) -> int:
+    """0 when no claim fails, 1 otherwise."""
+    return 1 if any(o.verdict.verdict == FAILS for o in outcomes) else 0
