@@ -355,6 +355,30 @@ def test_unreachable_scheduler_is_one_line_exit_2(tmp_path, capsys):
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize("extra, key", [(["--workers", "0"], "--workers"), (["--chunk", "x"], "--chunk"),
+                                        (["--workers", "2", "--scheduler", "tcp://127.0.0.1:1"], "--workers"),
+                                        (["--retry-failed"], "--retry-failed")])
+def test_bad_options_exit_2(tmp_path, capsys, extra, key):
+    (tmp_path / "s.toml").write_text(GOOD)
+    assert main(["sweep", str(tmp_path / "s.toml"), "--out", str(tmp_path / "run")] + extra) == 2
+    assert f"error: {key}: " in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()
+
+
+def test_cli_rate_sweep_on_its_own_local_cluster(tmp_path, capsys):
+    spec = tmp_path / "s.toml"
+    spec.write_text(GOOD.replace('"tune"', '"rate"') + "lrs = [0.5]\nmomenta = [0.5]\ndigits = 20\n")
+    out = tmp_path / "run"
+    assert main(["sweep", str(spec), "--out", str(out), "--workers", "1", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["points"], report["computed"], report["failed"], report["workers"]) == (2, 2, 0, 1)
+    rows = sweep.read_results(out / "results.csv")
+    assert rows == results_part(sweep.run_serial(sweep.load_spec(spec)[0]))
+    assert [r["digits"] for r in rows] == ["20", "20"] and len(rows[0]["rho"].replace("0.", "", 1)) >= 20
+    assert main(["sweep", str(spec), "--out", str(out), "--resume", "--json"]) == 0   # nothing to do: no cluster
+    assert json.loads(capsys.readouterr().out)["skipped"] == 2
+
+
 # --------------------------------------------------------------------------------------------------
 # the command, end to end (its own LocalCluster): SIGTERM keeps a well-formed table, --resume finishes it
 # --------------------------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import signal
 import sys
 
 from theory.errors import InputError
-from verify.sweep import CONNECT_TIMEOUT_S, load_spec, points, run_sweep
+from verify.sweep import CONNECT_TIMEOUT_S, load_spec, run_sweep
 
 
 def add_parser(p):
@@ -54,8 +54,7 @@ def run(args) -> int:
     if args.json:
         print(json.dumps({"points": outcome.total, "computed": outcome.computed, "skipped": outcome.skipped,
                           "failed": outcome.failed, "wall_s": round(outcome.wall_s, 3),
-                          "interrupted": outcome.interrupted, "workers": outcome.workers, "out": outcome.out,
-                          "grid": len(points(spec))}))
+                          "interrupted": outcome.interrupted, "workers": outcome.workers, "out": outcome.out}))
     else:
         print(outcome.line())
     return 130 if outcome.interrupted else 0
