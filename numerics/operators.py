@@ -388,3 +388,31 @@ def secular_lambda_kernel(method: Method, noise: DecoupledNoise, module: str = "
             return out
         return at
     return bind
+
+
+def _abs_expanded(e) -> sp.Expr:
+    """Sum of the absolute values of the monomials of ``e`` expanded (all symbols are >= 0): the scale
+    of the rounding error made when ``e`` is evaluated in its expanded form."""
+    return sp.Add(*[sp.Abs(t) for t in sp.Add.make_args(sp.expand(e))])
+
+
+@lru_cache(maxsize=None)
+def secular_magnitude_kernel(method: Method, noise: DecoupledNoise):
+    """Like :func:`secular_grid_kernel`, but each coefficient replaced by the sum of the absolute values
+    of its monomials (``den`` and ``w`` or ``num``): the error bound of the double route multiplies
+    these by the unit roundoff (expanded coefficients cancel badly, e.g. near beta = 1)."""
+    num, den = sp.fraction(sp.together(secular_term(method, noise, F_B)))
+    dcoef, lc = _monic_coefficients(den)
+    kden = _lambda_poly_kernel([_abs_expanded(c) for c in dcoef[1:]])
+    fac = secular_weight_kernel(method, noise)
+    if fac is not None:
+        parts = sp.Mul.make_args(sp.factor(num / lc))
+        w = sp.Mul(*[p for p in parts if not p.has(symbols.z)])
+        kn = _lambda_poly_kernel([_abs_expanded(w)])
+    else:
+        ncoef, _ = _monic_coefficients(num, lc) if num != 0 else ([sp.Integer(0)], None)
+        kn = _lambda_poly_kernel([_abs_expanded(c) for c in ncoef])
+
+    def run(L, e, b, f, tau):
+        return {"den": kden(L, e, b, f, tau), "num": kn(L, e, b, f, tau)}
+    return run

@@ -265,23 +265,33 @@ class _SecularArrays:
             b = np.maximum(b, np.max(t, axis=-1) ** (1.0 / k))
         return np.maximum(2 * b, 1e-300)
 
-    def rel_error(self, z):
-        """Running error bound for F(z) divided by |z F'(z)|: the relative error of a root at z."""
+    def rel_error(self, z, mags=None):
+        """Running error bound for F(z) divided by |z F'(z)|: the relative error of a root at z.
+
+        Counts the rounding of Horner in z and, with ``mags`` (coefficient magnitudes from
+        :func:`numerics.operators.secular_magnitude_kernel`), the rounding of the coefficients
+        themselves, which cancel when evaluated in expanded form (e.g. (1 - beta)^2 near beta = 1).
+        """
         zz = z[:, None]
         az = np.abs(zz)
         q = len(self.den)
         p, _ = _horner_monic(self.den, zz)
         pabs, _ = _horner_monic([np.abs(c) for c in self.den], az)
+        if mags is not None:             # |delta den_i(z)| <= eps sum_k mag_k |z|^k (times a few)
+            pabs = pabs + _horner_list([np.zeros_like(mags["den"][0])] + mags["den"], az)[0] * 4 * (q + 2)
         F, dF = self.F(z)
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             if self.num is None:
                 hz, _ = _horner(self.h, z)
                 terms = np.abs(hz[:, None] * self.w / p)
                 nrel = 8 * EPS * self.h.shape[-1]
+                if mags is not None:
+                    nrel = nrel + 8 * EPS * mags["num"][0] / np.maximum(np.abs(self.w), 1e-300)
             else:
-                num = np.stack(self.num, axis=-1)
-                n, _ = _horner(num, zz)
-                nabs, _ = _horner(np.abs(num), az)
+                n, _ = _horner_list(self.num, zz)
+                nabs, _ = _horner_list([np.abs(c) for c in self.num], az)
+                if mags is not None:
+                    nabs = nabs + _horner_list(mags["num"], az)[0] * 8
                 terms = np.abs(n / p)
                 nrel = nabs / np.maximum(np.abs(n), 1e-300) * EPS
             err = 4 * (q + 3) * np.sum(terms * (EPS * pabs / np.abs(p) + nrel), axis=-1)
@@ -592,7 +602,9 @@ def _secular_double(method, model, batch, e, b) -> RateResult:
     rho, lo, hi, found = _solve_secular(arr)
     r = float(rho[0])
     if found[0]:
-        rel = float(arr.rel_error(rho)[0])
+        from numerics.operators import secular_magnitude_kernel
+        mags = secular_magnitude_kernel(method, model.decoupled)(lam[None, :], e, b, fB, float(np.sum(lam)))
+        rel = float(arr.rel_error(rho, mags)[0])
         return RateResult(r, _digits_from_rel(rel), None, "secular", "double")
     # rho = rho(D) (e.g. coordinate descent, where u = v = 0): the top block's eigenvalue
     r, rel = _block_radius_double(method, model, batch, e, b)
@@ -611,19 +623,28 @@ def _top_blocks(method, model, batch, e, b, rel: float = 1e-6) -> list[int]:
 
 
 def _block_radius_double(method, model, batch, e, b):
-    """rho(D) = max_i rho(D_i) and a relative error bound: eps / (relative eigenvalue gap) in the top
-    block, eps^(1/k) when the block is (nearly) defective."""
-    w = _block_eigs(method, model, batch, e, b)
-    r = np.abs(w)
-    i = int(np.argmax(np.max(r, axis=-1)))
-    j = int(np.argmax(r[i]))
-    rho = float(r[i, j])
+    """rho(D) = max_i rho(D_i) and a relative error bound from the top block's eigenvalue condition
+    number ||x|| ||y|| / |y^H x| (left and right eigenvectors: the blocks are far from normal near
+    critical damping), eps^(1/k) when the block is (nearly) defective."""
+    import scipy.linalg as sla
+    from numerics.operators import DecoupledProblem
+    D = DecoupledProblem(method, model, batch, e, b).D
+    r = np.max(np.abs(np.linalg.eigvals(D)), axis=-1)
+    i = int(np.argmax(r))
+    rho = float(r[i])
     if rho == 0:
         return 0.0, 0.0
-    others = np.delete(w[i], j)
-    gap = float(np.min(np.abs(others - w[i, j]))) / rho if others.size else 1.0
-    k = w.shape[-1]
-    rel = 100 * EPS / gap if gap > EPS ** (1 / k) else 10 * EPS ** (1 / k)
+    rel = 0.0
+    for j in np.flatnonzero(r >= rho * (1 - 1e-6)):      # every block that may attain the max
+        w, vl, vr = sla.eig(D[j], left=True, right=True)
+        k = int(np.argmax(np.abs(w)))
+        x, y = vr[:, k], vl[:, k]
+        cond = np.linalg.norm(x) * np.linalg.norm(y) / max(abs(np.vdot(y, x)), 1e-300)
+        kk = D.shape[-1]
+        bound = 40 * EPS * np.linalg.norm(D[j]) * cond / rho
+        if not np.isfinite(bound) or bound > EPS ** (1 / kk):
+            bound = max(bound if np.isfinite(bound) else 0.0, 10 * EPS ** (1 / kk))
+        rel = max(rel, bound)
     return rho, rel
 
 

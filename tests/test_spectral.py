@@ -247,3 +247,18 @@ def test_matrix_free_resolvent_reduction_non_symmetric_components(method):
         a = spectral_radius(method, model, B, 0.1, 0.5, route="dense")
         b = spectral_radius(method, model, B, 0.1, 0.5, route="matrix-free")
         assert b.digits >= 6 and agree(a, b), (model.name, B, a, b)
+
+
+@pytest.mark.slow
+@given(method=st.sampled_from(METHODS), d=st.integers(5, 60), batch=st.integers(1, 1000),
+       lr=st.floats(1e-3, 2.0), momentum=st.floats(0.0, 0.999), kappa=st.floats(1.0, 1e4))
+@settings(max_examples=60)
+def test_secular_double_against_mpmath_wide(method, d, batch, lr, momentum, kappa):
+    """Wide random instances (condition numbers up to 1e4, momentum up to 0.999): the double result is
+    within its stated digits of the mpmath one, and the grid agrees with the single-point solver."""
+    g = Gaussian(np.geomspace(1.0 / kappa, 1.0, d))
+    r = spectral_radius(method, g, batch, lr, momentum)
+    hi = spectral_radius(method, g, batch, lr, momentum, digits=20)
+    assert agree(r, hi), (r, hi)
+    R = rho_grid(method, g, batch, np.array([lr]), np.array([momentum]))
+    assert R[0] == pytest.approx(float(hi.rho), rel=max(1e-9, 10.0 ** -r.digits))
