@@ -518,8 +518,9 @@ def start_local_cluster(workers: int | None = None):
     # d = 1000 tune). Unset it (None); keep one BLAS thread per single-threaded worker.
     with dask.config.set({"distributed.scheduler.allowed-failures": ALLOWED_FAILURES,
                           "distributed.nanny.pre-spawn-environ.MALLOC_TRIM_THRESHOLD_": None}):
+        # no dashboard; the scheduler's own HTTP routes on a free port (not 8787, maybe someone else's)
         return LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=None,
-                            silence_logs=logging.ERROR)
+                            scheduler_kwargs={"dashboard_address": ":0"}, silence_logs=logging.ERROR)
 
 
 def connect(scheduler: str | None, workers: int | None, timeout: float = CONNECT_TIMEOUT_S):
