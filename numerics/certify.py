@@ -206,7 +206,7 @@ def secular_interval(method, model, batch, lr, momentum, rho, digits: int) -> tu
     and raising the precision until both ends are proven."""
     method = as_method(method)
     rho = rho if isinstance(rho, mp.mpf) else mp.mpf(rho)      # (mpf() would round to the context)
-    rel = mp.mpf(10) ** (-digits) * 4
+    rel = mp.mpf(10) ** (-max(digits, 13)) * 4    # tight first; widened (x100) until proven
     bits = _bits(digits + 10)
     for _ in range(10):
         with _with_prec(bits), mp.workdps(int(bits / 3.3) + 10):

@@ -107,7 +107,8 @@ def format_digits(x, digits: int) -> str:
         return "inf" if x > 0 else "-inf"
     digits = max(1, int(digits))
     with mp.workdps(digits + 10):
-        return mp.nstr(mp.mpf(x), digits, strip_zeros=False, min_fixed=-4, max_fixed=digits + 1)
+        out = mp.nstr(mp.mpf(x), digits, strip_zeros=False, min_fixed=-4, max_fixed=digits + 1)
+    return out[:-1] if out.endswith(".") else out
 
 
 def format_bound(x, digits: int, direction: str) -> str:
