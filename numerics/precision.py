@@ -21,6 +21,7 @@ from theory.errors import InputError
 from theory.sampling import Gaussian, RankOneModel, SamplingModel
 
 MAX_DPS = 4000
+MP_DENSE_MAX_M = 12          # mpmath on the dense route: T in the vech basis has s d (s d + 1)/2 rows
 
 
 # --------------------------------------------------------------------------------------------------
@@ -327,9 +328,10 @@ def spectral_radius_mp(method, model, batch, lr, momentum, route, digits):
     """RateResult with ``digits`` correct digits, agreed between two working precisions."""
     from numerics.spectral import RateResult, _double, _top_blocks
     method = as_method(method)
-    if route == "matrix-free":
-        raise InputError("digits", "more than 12 digits need the dense, secular or deterministic route "
-                                   f"(this model has vech dimension too large for mpmath; d = {model.d})")
+    if route == "matrix-free" or (route == "dense" and method.s * model.d > MP_DENSE_MAX_M):
+        raise InputError("digits", f"multiprecision needs the secular or deterministic route, or the dense "
+                                   f"route with s d <= {MP_DENSE_MAX_M} (here d = {model.d}); ask for at most "
+                                   f"12 digits on the matrix-free route")
     z0 = None
     top = None
     if route == "dense":

@@ -565,10 +565,10 @@ def spectral_radius(method, model: SamplingModel, batch, lr, momentum, *, digits
                 (res.digits < DOUBLE_DIGITS_MIN and route == "dense" and 2 * model.d <= MP_DENSE_MAX_M):
             res = _multiprecision(method, model, batch, lr, momentum, route, 15)
             res.notes.append("double precision was ill-conditioned here; recomputed with mpmath")
-    elif digits <= 12 and route == "matrix-free":
+    elif digits <= 12 and (route == "matrix-free" or (route == "dense" and 2 * model.d > 12)):
         res = _double(method, model, batch, lr, momentum, route)
         if res.digits < digits:
-            raise InputError("digits", f"the matrix-free route reached only {res.digits} digits here")
+            raise InputError("digits", f"the {route} route reached only {res.digits} digits here")
     else:
         res = _multiprecision(method, model, batch, lr, momentum, route, digits)
     if certify:
