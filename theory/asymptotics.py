@@ -74,8 +74,26 @@ def _kernels(method: str, spectrum: Spectrum, batch) -> Kernels:
 
 
 def top_root_mp(coeffs) -> mp.mpf:
-    """rho = max |root| of a polynomial (coefficients highest first) at the working precision."""
-    roots = mp.polyroots(coeffs, maxsteps=400, extraprec=4 * mp.mp.prec)
+    """rho = max |root| of a polynomial (coefficients highest first) at the working precision.
+
+    Roots at 0 (the z^(2k) factor of SGD) are divided out first; if the iteration does not converge
+    (clustered roots), the eigenvalues of the companion matrix are used instead.
+    """
+    c = list(coeffs)
+    while len(c) > 1 and c[-1] == 0:
+        c.pop()
+    if len(c) == 1:
+        return mp.mpf(0)
+    try:
+        roots = mp.polyroots(c, maxsteps=200, extraprec=2 * mp.mp.prec)
+    except mp.libmp.libhyper.NoConvergence:
+        n = len(c) - 1
+        C = mp.matrix(n, n)
+        for j in range(n):
+            C[0, j] = -mp.mpf(c[j + 1]) / c[0]
+        for i in range(1, n):
+            C[i, i - 1] = 1
+        roots = mp.eig(C, left=False, right=False)
     return max(abs(r) for r in roots)
 
 
@@ -307,6 +325,12 @@ class Series:
         return self.leading * (1 + self.correction * kappa ** (-self.order))
 
 
+def _tidy(expr: sp.Expr) -> sp.Expr:
+    """Factor an expression in sqrt(m) (write m = r^2, factor, substitute back)."""
+    r = sp.Symbol("r", positive=True)
+    return sp.factor(sp.factor(expr.subs(m_sym, r**2)).subs(r, sp.sqrt(m_sym)))
+
+
 def _coefficients(Q: sp.Expr, ansatz: dict, t: sp.Symbol) -> dict:
     """{power: coefficient} of Q after eps = t^2 and the ansatz (a polynomial in t)."""
     expr = sp.expand(sp.expand(Q).subs(eps, t**2).subs(ansatz, simultaneous=True))
@@ -385,8 +409,8 @@ def heavy_ball_series() -> Series:
         raise RuntimeError(f"expected one admissible branch, got {cands}")
     corr, sol = good[0]
     leading = sp.factor(kappa / x0v)
-    eta_expr = sp.factor(((r0 - sol[y] * kappa ** sp.Rational(-1, 2)) * sol[g] * kappa ** sp.Rational(-1, 2)))
-    return Series("heavy-ball", "B fixed (B = b kappa^0)", leading, sp.simplify(corr), sp.Rational(1, 2),
+    eta_expr = _tidy(((r0 - sol[y] * kappa ** sp.Rational(-1, 2)) * sol[g] * kappa ** sp.Rational(-1, 2)))
+    return Series("heavy-ball", "B fixed (B = b kappa^0)", leading, _tidy(corr), sp.Rational(1, 2),
                   eta_expr,
                   (f"ansatz: eps = 1/kappa = t^2, {ansatz}", sp.Eq(c_low, 0),
                    sp.Eq(sp.Symbol("x0"), x0v), sp.Eq(sp.Symbol("x1"), x1yg),

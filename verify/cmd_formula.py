@@ -67,7 +67,7 @@ def stochastic_rate_lines(method_name: str, spectrum: str | None, batch: str | N
                           model: str = "gaussian") -> list[tuple[str, object]]:
     """``--what stochastic-rate``: the polynomial whose largest real root is rho(T) on a gaussian
     spectrum with few distinct eigenvalues, and its closed forms / tuning conditions / expansion."""
-    from theory.asymptotics import FAMILY_SYMBOLIC, eps, sgd_series
+    from theory.asymptotics import FAMILY_SYMBOLIC, eps, heavy_ball_series, sgd_series
     from theory.stochastic import (isotropic_sgd, parse_batch_expr, parse_spectrum, rate_polynomial,
                                    tuning_conditions)
 
@@ -100,10 +100,12 @@ def stochastic_rate_lines(method_name: str, spectrum: str | None, batch: str | N
         if tc.eliminated is not None:
             out.append(("tuned step: root of (resultant of Q and dQ/deta in z) = 0", tc.eliminated))
     fam = FAMILY_SYMBOLIC.subs({eps: 1 / symbols.kappa})
-    if not method.uses_momentum and bt == symbols.B and spec.values == fam.values and spec.mults == fam.mults:
-        s = sgd_series()
+    series = {"sgd": sgd_series, "heavy-ball": heavy_ball_series}.get(method.name)
+    if series and bt == symbols.B and spec.values == fam.values and spec.mults == fam.mults:
+        s = series()
         out += [("K = -1/ln(rho_tuned) as kappa -> oo, B fixed: leading term", s.leading),
                 ("relative correction (times kappa^(-1/2))", s.correction),
+                ("K, two terms", s.K()),
                 ("tuned eta, two terms", s.eta)]
     return out
 
