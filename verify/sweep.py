@@ -485,7 +485,8 @@ def check_dir(out: Path, spec: SweepSpec, resume: bool) -> list[dict] | None:
             raise InputError("--out", f"{str(out)!r} already holds results of this spec; pass --resume to "
                                       "compute only the missing points, or use another folder")
         return read_results(out / "results.csv")
-    if out.exists() and any(out.iterdir()):
+    leftovers = {"spec.toml", "meta.json.tmp"}   # of a start killed before meta.json was in place
+    if out.exists() and any(f.name not in leftovers for f in out.iterdir()):
         raise InputError("--out", f"{str(out)!r} is not empty and holds no sweep; use another folder")
     return None
 
