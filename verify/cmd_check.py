@@ -77,11 +77,12 @@ def run(args) -> int:
         json.dump({"claims": [o.to_json() for o in outcomes]}, sys.stdout, indent=1)
         sys.stdout.write("\n")
     else:
-        table = Table(title="paper checks")
-        for col in ("claim", "verdict", "routes", "seconds"):
-            table.add_column(col)
+        table = Table(title="paper checks (numbers, routes and precision in the report / --json)")
+        table.add_column("claim", no_wrap=True)
+        table.add_column("verdict", no_wrap=True)
+        table.add_column("seconds", justify="right")
         for o in outcomes:
             v = o.verdict.verdict
-            table.add_row(o.id, f"[{colors[v]}]{v}[/{colors[v]}]", "; ".join(o.verdict.routes), f"{o.seconds:.1f}")
+            table.add_row(o.id, f"[{colors[v]}]{v}[/{colors[v]}]", f"{o.seconds:.1f}")
         Console().print(table)
     return exit_status(outcomes)

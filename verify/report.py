@@ -151,10 +151,11 @@ def _fmt(value) -> str:
 
 
 def _flatten(numbers: dict, prefix: str = "") -> list[tuple[str, str]]:
+    """Nested dicts as rows "outer / inner | value"."""
     rows = []
     for k, v in numbers.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and v and all(isinstance(x, dict) for x in v.values()):
+        if isinstance(v, dict) and v:
             rows += _flatten(v, key + " / ")
         else:
             rows.append((key, _fmt(v)))

@@ -88,6 +88,7 @@ def run_claim(claim: Claim, options: dict | None = None) -> Outcome:
     """Run one claim; exceptions and malformed verdicts become failures with the error as number."""
     options = options or {}
     t0 = time.perf_counter()
+    broken = False
     try:
         v = claim.check(**_accepted(claim.check, options))
         if not isinstance(v, Verdict) or v.verdict not in VERDICTS:
@@ -97,7 +98,8 @@ def run_claim(claim: Claim, options: dict | None = None) -> Outcome:
         v = Verdict(FAILS, {"error": f"{type(exc).__name__}: {exc} ({tb.filename.split('/')[-1]}:{tb.lineno})"},
                     routes=["none (the check raised)"], method="the check did not complete",
                     precision="none (no numbers)")
-    if claim.reading == "uncertain" and v.verdict != INCONCLUSIVE:
+        broken = True
+    if claim.reading == "uncertain" and v.verdict != INCONCLUSIVE and not broken:
         v.numbers = {**v.numbers, "outcome under our reading": v.verdict}
         v.method = (v.method + " " if v.method else "") + \
             "The reading of the claim is uncertain, so the verdict is inconclusive whatever the numbers."

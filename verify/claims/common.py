@@ -102,12 +102,6 @@ def routes_of(results) -> list[str]:
     return out
 
 
-def loglog_slope(x, y) -> float:
-    """Least-squares slope of log y against log x."""
-    x, y = np.log(np.asarray(x, float)), np.log(np.asarray(y, float))
-    return float(np.polyfit(x, y, 1)[0])
-
-
 def within_factor(ratio: float, factor: float) -> bool:
     return ratio is not None and 1 / factor <= ratio <= factor
 
