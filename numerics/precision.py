@@ -18,7 +18,7 @@ from numerics.operators import (
     SecondMomentOperator, as_method, first_moment_charpoly_kernel, secular_lambda_kernel,
 )
 from theory.errors import InputError
-from theory.sampling import Gaussian, RankOneModel, SamplingModel
+from theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz, RankOneModel, SamplingModel
 
 MAX_DPS = 4000
 MP_DENSE_MAX_M = 12          # mpmath on the dense route: T in the vech basis has s d (s d + 1)/2 rows
@@ -64,8 +64,24 @@ def spectrum_exact(model: SamplingModel) -> list:
     return [exact(H[i][i]) for i in range(model.d)]
 
 
+def exact_copy(model: SamplingModel) -> SamplingModel:
+    """The same model with its data as exact rationals, so that derived components (a_i / ||a_i||^2,
+    e_i / p_i) are exact too (a model built from floats computes them in rounded arithmetic)."""
+    def rat(data):
+        return [[exact(v) for v in row] for row in np.asarray(data, dtype=object).tolist()]
+    wr = model.without_replacement
+    if isinstance(model, FiniteSum):
+        w = None if model.weights is None else [exact(v) for v in np.asarray(model.weights, dtype=object).tolist()]
+        return FiniteSum(rat(model.A), weights=w, without_replacement=wr)
+    if isinstance(model, Kaczmarz):
+        return Kaczmarz(rat(model.A), without_replacement=wr)
+    if isinstance(model, Coordinate):
+        return Coordinate(H=rat(model.H), without_replacement=wr)
+    return model
+
+
 def batch_factor_exact(model: SamplingModel, batch) -> sp.Expr:
-    return sp.Integer(0) if batch == math.inf else sp.nsimplify(model.batch_factor(batch))
+    return sp.Integer(0) if batch == math.inf else sp.sympify(model.batch_factor(batch))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -81,7 +97,7 @@ class ObjectSecondMomentOperator(SecondMomentOperator):
         subs = {eta: exact(lr), beta: exact(momentum)}
 
         def arr(M):
-            return np.array([[conv(sp.nsimplify(sp.sympify(e).subs(subs))) for e in row]
+            return np.array([[conv(sp.sympify(e).subs(subs)) for e in row]
                              for row in sp.Matrix(M).tolist()], dtype=object)
 
         self.A, self.b, self.c = arr(self.method.A), arr(self.method.b)[:, 0], arr(self.method.c)[:, 0]
@@ -89,7 +105,7 @@ class ObjectSecondMomentOperator(SecondMomentOperator):
         self.fB = conv(batch_factor_exact(model, batch))
         self._zero = conv(sp.Integer(0))
         if isinstance(model, RankOneModel):
-            p, X, Y = model.components()
+            p, X, Y = exact_copy(model).components()
             self.p = np.array([conv(exact(v)) for v in p], dtype=object)
             self.X = np.array([[conv(exact(v)) for v in x] for x in X], dtype=object)
             self.Yv = np.array([[conv(exact(v)) for v in y] for y in Y], dtype=object)

@@ -109,3 +109,20 @@ def test_secular_interval_rejects_a_wrong_center():
     truth = spectral_radius("heavy-ball", g, 2, sp.Rational(1, 3), sp.Rational(1, 2), digits=30).rho
     lo, hi = secular_interval("heavy-ball", g, 2, sp.Rational(1, 3), sp.Rational(1, 2), truth * (1 + 1e-6), 12)
     assert lo <= truth <= hi
+
+
+@pytest.mark.parametrize("model", [
+    Kaczmarz(np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 3.0], [2.0, 1.0, 1.0]])),
+    FiniteSum(np.array([[1.0, 2.0, 0.0], [0.0, 1.0, 1.0], [1.0, 0.0, 3.0], [2.0, 1.0, 1.0]])),
+], ids=["kaczmarz", "finite"])
+@pytest.mark.parametrize("batch", [2, INF])
+def test_float_inputs_are_their_binary_fractions(model, batch):
+    """lr = 0.1 (a float) is 0.1000000000000000055...: mpmath, arb and the exact charpoly all use that
+    value (and the exact a_i / ||a_i||^2), so they agree far beyond double precision."""
+    hi = spectral_radius("heavy-ball", model, batch, 0.1, 0.5, digits=25, certify=True)
+    ex = exact_radius_interval("heavy-ball", model, batch, 0.1, 0.5, digits=30)
+    dec = exact_radius_interval("heavy-ball", model, batch, sp.Rational(1, 10), 0.5, digits=30)
+    with mp.workdps(60):
+        assert hi.interval[0] <= ex[1] and ex[0] <= hi.interval[1]      # both enclosures overlap
+        assert abs(hi.rho - ex[0]) <= mp.mpf(10) ** -25 * ex[0]
+        assert abs(dec[0] - ex[0]) > mp.mpf(10) ** -22          # 1/10 is another input
