@@ -420,7 +420,14 @@ def _solve_secular(arr: _SecularArrays, max_iter: int = 200):
 
 
 def _grid_inputs(lrs, momenta):
-    e, b = np.broadcast_arrays(np.asarray(lrs, dtype=float), np.asarray(momenta, dtype=float))
+    try:
+        e, b = np.broadcast_arrays(np.asarray(lrs, dtype=float), np.asarray(momenta, dtype=float))
+    except ValueError as exc:
+        raise InputError("lr", f"lrs and momenta do not broadcast: {exc}") from None
+    if not np.all(np.isfinite(e) & (e > 0)):
+        raise InputError("lr", "every step size must be finite and > 0")
+    if not np.all((b >= 0) & (b < 1)):
+        raise InputError("momentum", "every momentum must lie in [0, 1)")
     return e.shape, e.ravel(), b.ravel()
 
 

@@ -262,3 +262,13 @@ def test_secular_double_against_mpmath_wide(method, d, batch, lr, momentum, kapp
     assert agree(r, hi), (r, hi)
     R = rho_grid(method, g, batch, np.array([lr]), np.array([momentum]))
     assert R[0] == pytest.approx(float(hi.rho), rel=max(1e-9, 10.0 ** -r.digits))
+
+
+def test_rho_grid_bad_input():
+    g = Gaussian([1.0, 2.0])
+    with pytest.raises(InputError) as e:
+        rho_grid("heavy-ball", g, 2, [0.1, -0.1], 0.5)
+    assert e.value.param == "lr"
+    with pytest.raises(InputError) as e:
+        rho_grid("heavy-ball", g, 2, 0.1, [0.5, 1.0])
+    assert e.value.param == "momentum"
