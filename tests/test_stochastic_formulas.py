@@ -192,7 +192,7 @@ def test_two_point_sgd_tuned_step_is_a_root_of_the_eliminant():
 # asymptotics
 # --------------------------------------------------------------------------------------------------
 def _errors(series, kappas, m_value, b):
-    seq = tuned_sequence("sgd", kappas, m_value, b, 0, dps=30)
+    seq = tuned_sequence(series.method, kappas, m_value, b, 0, dps=30)
     sub = {symbols.B: b, sp.Symbol("m", positive=True, integer=True): m_value}
     lead = sp.lambdify(symbols.kappa, series.leading.subs(sub), "mpmath")
     two = sp.lambdify(symbols.kappa, series.K().subs(sub), "mpmath")
@@ -224,6 +224,18 @@ def test_sgd_series_orders_more(m_value, b):
     e1, e2 = _errors(s, kappas, m_value, b)
     assert all(0.4 < o < 0.6 for o in _order(e1, kappas)[1:])
     assert all(0.85 < o < 1.15 for o in _order(e2, kappas)[1:])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("m_value,b", [(4, 1), (4, 16), (1, 2)])
+def test_heavy_ball_series_orders(m_value, b):
+    """K_hb = kappa (m+1)/(4B) (1 + 2 (B + sqrt m)/(m+1) kappa^(-1/2) + ...) against exact tuned rates."""
+    from theory.asymptotics import heavy_ball_series
+    s = heavy_ball_series()
+    kappas = [10**4, 10**5, 10**6]
+    e1, e2 = _errors(s, kappas, m_value, b)
+    assert all(0.4 < o < 0.6 for o in _order(e1, kappas)), _order(e1, kappas)
+    assert all(o > 0.85 for o in _order(e2, kappas)), _order(e2, kappas)
 
 
 # --------------------------------------------------------------------------------------------------
