@@ -8,7 +8,6 @@ Routes held against each other:
     go through ``secular_term`` nor through the polynomial.
 """
 import json
-import math
 from fractions import Fraction
 
 import mpmath as mp
@@ -19,7 +18,7 @@ from hypothesis import given, strategies as st
 from numerics.operators import DecoupledProblem
 from numerics.spectral import spectral_radius
 from theory import symbols
-from theory.asymptotics import family_spectrum, kernels, sgd_series, top_root_mp, tuned_rate, tuned_sequence
+from theory.asymptotics import family_spectrum, sgd_series, top_root_mp, tuned_rate, tuned_sequence
 from theory.errors import InputError
 from theory.methods import get_method
 from theory.moments import decoupled_block
@@ -162,7 +161,6 @@ def test_isotropic_explicit_roots(name, dim, batch, lr, mom):
     sub = {d: dim, B: batch, eta: sp.Rational(lr.numerator, lr.denominator),
            beta: sp.Rational(mom.numerator, mom.denominator)}
     with mp.workdps(60):
-        vals = [mp.mpc(complex(0)) + sp.N(r.subs(sub), 60) for r in roots]
         vals = [complex(sp.N(r.subs(sub), 60)) for r in roots]
         top = max(sp.N(r.subs(sub), 60).as_real_imag()[0] for r in roots
                   if abs(sp.N(r.subs(sub), 60).as_real_imag()[1]) < 1e-40)
