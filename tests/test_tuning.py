@@ -1,0 +1,235 @@
+"""The tuner (numerics.tuning) and the ``tune`` command.
+
+Independent routes: closed forms of MATH.md (isotropic SGD, Polyak's heavy ball, Nesterov at eta = 1/L),
+brute-force grids of rho, exact identities between methods (sgdm = heavy ball rescaled; every momentum
+method at beta = 0 is SGD).
+"""
+import json
+import math
+import random
+
+import numpy as np
+import pytest
+import sympy as sp
+from hypothesis import given, settings, strategies as st
+
+from numerics.spectral import rho_grid, spectral_radius
+from numerics.tuning import TuneGrid, loglog_slope, saturation_batch, tune, tune_curve
+from theory.methods import Method
+from theory.sampling import FiniteSum, Gaussian
+from theory.symbols import beta, eta
+from verify.cli import main
+
+FINE = TuneGrid(ftol=1e-10, xtol=1e-9)          # tighter stopping, for closed-form comparisons
+
+
+def rel(a, b):
+    return abs(a - b) / abs(b)
+
+
+def K_rel(rho, rho_true):
+    """Relative error of K = -1/ln(rho)."""
+    return abs(math.log(rho_true) / math.log(rho) - 1)
+
+
+# --------------------------------------------------------------------------------------------------
+# closed forms
+# --------------------------------------------------------------------------------------------------
+@given(d=st.integers(1, 30), B=st.integers(1, 300))
+def test_isotropic_sgd_closed_form(d, B):
+    """H = I_d: tuned SGD has rho = (d+1)/(B+d+1) at eta = B/(B+d+1) (MATH.md §7)."""
+    r = tune("sgd", Gaussian(np.ones(d)), B)
+    rho = (d + 1) / (B + d + 1)
+    assert r.momentum == 0.0
+    assert K_rel(r.rho, rho) <= 1e-6                             # the default ftol
+    assert rel(r.lr, B / (B + d + 1)) <= 1e-3                    # a smooth minimum: lr to ~sqrt(ftol)
+
+
+@pytest.mark.parametrize("kappa", [4.0, 100.0, 1e4])
+def test_polyak_heavy_ball_at_batch_inf(kappa):
+    """B = inf: tuned heavy ball is Polyak's ((sqrt k - 1)/(sqrt k + 1))^2 at beta = that contraction^2."""
+    model = Gaussian(np.array([1.0, 2.0, kappa / 3, kappa]))
+    r = tune("heavy-ball", model, math.inf, grid=FINE)
+    s = math.sqrt(kappa)
+    rho = ((s - 1) / (s + 1)) ** 2
+    assert r.rho >= rho * (1 - 1e-12)                # nothing beats the optimum
+    assert K_rel(r.rho, rho) <= 1e-7
+    assert abs(r.momentum - rho) <= 1e-3
+    assert rel(r.lr, 4 / (math.sqrt(kappa) + 1) ** 2) <= 1e-2
+
+
+@pytest.mark.parametrize("kappa", [10.0, 100.0, 1e4])
+def test_nesterov_at_batch_inf_no_worse_than_closed_form(kappa):
+    """Tuned over both parameters, Nesterov at B = inf is at least as fast as eta = 1/L,
+    beta = (sqrt k - 1)/(sqrt k + 1), whose rho is (1 - 1/sqrt k)^2 (MATH.md §6)."""
+    model = Gaussian(np.geomspace(1.0, kappa, 6))
+    r = tune("nesterov", model, math.inf)
+    assert r.rho <= (1 - 1 / math.sqrt(kappa)) ** 2 * (1 + 1e-9)
+
+
+# --------------------------------------------------------------------------------------------------
+# structure: momentum never worse than sgd, sgdm = heavy ball, determinism
+# --------------------------------------------------------------------------------------------------
+spectra = st.lists(st.floats(0.01, 100.0), min_size=1, max_size=6).map(lambda v: np.array(v))
+
+
+@settings(max_examples=6)
+@given(lam=spectra, B=st.sampled_from([1, 3, 20, math.inf]))
+def test_momentum_never_worse_than_sgd(lam, B):
+    """beta = 0 is in the search space, and the tuner starts from the tuned beta = 0 point."""
+    model = Gaussian(lam)
+    sgd = tune("sgd", model, B)
+    for m in ("heavy-ball", "nesterov"):
+        r = tune(m, model, B)
+        assert r.rho <= sgd.rho * (1 + 1e-12)
+        assert 0 <= r.momentum < 1 and r.lr > 0
+
+
+def test_sgdm_is_heavy_ball_rescaled():
+    """sgdm(eta, beta) = heavy ball(eta (1 - beta), beta): same tuned rate; and the identity at the point."""
+    model = Gaussian(np.geomspace(0.05, 1.0, 8))
+    s, h = tune("sgdm", model, 4), tune("heavy-ball", model, 4)
+    assert abs(s.rho - h.rho) <= 1e-5 * (1 - h.rho)
+    at = spectral_radius("heavy-ball", model, 4, s.lr * (1 - s.momentum), s.momentum)
+    assert rel(float(at.rho), s.rho) <= 1e-12
+
+
+def test_deterministic_given_seed_and_independent_of_it():
+    model = Gaussian(np.geomspace(0.01, 1.0, 10))
+    a, b = tune("heavy-ball", model, 8, seed=3), tune("heavy-ball", model, 8, seed=3)
+    assert (a.lr, a.momentum, a.rho) == (b.lr, b.momentum, b.rho)
+    rhos = [tune("heavy-ball", model, 8, seed=s).rho for s in (0, 1, 2)]
+    assert max(rhos) - min(rhos) <= 1e-5 * (1 - min(rhos))
+
+
+def test_curve_independent_of_batch_order():
+    model = Gaussian(np.geomspace(0.1, 1.0, 5))
+    batches = [1, 4, 16, math.inf]
+    shuffled = batches[:]
+    random.Random(1).shuffle(shuffled)
+    c1, c2 = tune_curve(["heavy-ball"], model, batches), tune_curve(["heavy-ball"], model, shuffled)
+    assert c1.batches == c2.batches == batches
+    for m in ("sgd", "heavy-ball"):
+        assert [r.rho for r in c1.results[m]] == [r.rho for r in c2.results[m]]
+
+
+# --------------------------------------------------------------------------------------------------
+# globality
+# --------------------------------------------------------------------------------------------------
+_q = 4 * beta * (1 - beta)
+TWIN = Method("twin", sp.ImmutableMatrix([[1 + _q, -_q], [1, 0]]), sp.ImmutableMatrix([-eta, 0]),
+              sp.ImmutableMatrix([1 + beta**2, -beta**2]), "heavy ball with momentum 4 beta (1 - beta), "
+              "evaluated at y = x + beta^2 (x - x-)")
+
+
+def _brute(method, model, B, betas):
+    """Best rho over a fine (eta, beta) grid, per beta row."""
+    x = np.linspace(math.log(1e-3), math.log(4.0), 240)
+    X, Bt = np.meshgrid(x, betas)
+    with np.errstate(all="ignore"):
+        R = rho_grid(method, model, B, np.exp(X), Bt)
+    return np.where(np.isfinite(R), R, np.inf).min(axis=1)
+
+
+@pytest.mark.parametrize("B, better", [(math.inf, "low"), (8, "high")])
+def test_two_basins_the_better_one_is_found(B, better):
+    """A method whose momentum 4 beta (1 - beta) takes each value twice: two basins, beta < 1/2 and
+    beta > 1/2, separated by the unstable ridge at beta = 1/2 (momentum 1), with different rates (the
+    extrapolation beta^2 differs). Which basin is better flips between B = inf and B = 8; the tuner must
+    find the better one, as a brute-force grid does."""
+    model = Gaussian(np.array([1.0, 3.0, 10.0]))
+    betas = np.linspace(0.0, 0.995, 200)
+    g = _brute(TWIN, model, B, betas)
+    low, high = g[betas < 0.45].min(), g[betas > 0.55].min()
+    ridge = g[np.abs(betas - 0.5) < 0.01].min()
+    assert min(low, high) < max(low, high) - 0.02 and ridge > max(low, high) + 0.2   # two basins
+    r = tune(TWIN, model, B)
+    assert r.rho <= min(low, high) * (1 + 1e-6)
+    assert (r.momentum < 0.5) == (better == "low") == (low < high)
+
+
+def test_brute_force_grid_never_beats_the_tuner():
+    model = Gaussian(np.geomspace(0.01, 1.0, 8))
+    betas = 1 - np.geomspace(1e-3, 1.0, 120)
+    for m in ("heavy-ball", "nesterov"):
+        r = tune(m, model, 4)
+        assert r.rho <= _brute(m, model, 4, betas).min() * (1 + 1e-9)
+
+
+def test_finite_sum_model():
+    """A non-decoupled model (dense route): the 2-D 'discrete' instance of Kidambi et al."""
+    model = FiniteSum(np.array([[1.0, 0.0], [0.0, 0.1]]))
+    sgd, hb = tune("sgd", model, 1), tune("heavy-ball", model, 1)
+    assert 0 < hb.rho <= sgd.rho * (1 + 1e-12) < 1
+    assert hb.route == "dense"
+
+
+# --------------------------------------------------------------------------------------------------
+# curves: saturation and slopes
+# --------------------------------------------------------------------------------------------------
+def test_saturation_batch_piecewise_power_law():
+    """K = max(1/B, 1/B0): B K = max(1, B/B0) doubles at B = 2 B0 (exact in log-log interpolation)."""
+    B0 = 10.0
+    bs = [1, 2, 4, 8, 16, 32, 64]
+    K = [max(1 / b, 1 / B0) for b in bs]
+    assert saturation_batch(bs, K) == pytest.approx(2 * B0, rel=1e-12)
+    assert saturation_batch(bs, [1 / b for b in bs]) is None
+    assert loglog_slope(bs, [3 * b**0.7 for b in bs]) == pytest.approx(0.7, rel=1e-12)
+
+
+def test_curve_acceleration_and_json():
+    model = Gaussian(np.geomspace(0.01, 1.0, 10))
+    c = tune_curve(["nesterov"], model, [1, 8, 64, math.inf])
+    assert list(c.results) == ["sgd", "nesterov"]
+    for i in range(4):
+        assert c.acceleration["nesterov"][i] == pytest.approx(c.results["sgd"][i].K / c.results["nesterov"][i].K)
+        assert c.acceleration["nesterov"][i] >= 1 - 1e-9
+    j = json.loads(json.dumps(c.to_json()))
+    assert {"results", "acceleration_slope", "saturation_batch"} <= set(j)
+    row = j["results"][-1]
+    assert {"batch", "method", "lr", "momentum", "rho", "K"} <= set(row)
+    assert row["batch"] == "inf"
+
+
+# --------------------------------------------------------------------------------------------------
+# the command
+# --------------------------------------------------------------------------------------------------
+def test_cli_json(capsys):
+    assert main(["tune", "--method", "heavy-ball", "--spectrum", "geomspace:0.1:1:4", "--batch", "1,16,inf",
+                 "--json"]) == 0
+    j = json.loads(capsys.readouterr().out)
+    assert len(j["results"]) == 6 and {r["method"] for r in j["results"]} == {"sgd", "heavy-ball"}
+    assert set(j["acceleration_slope"]) == {"sgd", "heavy-ball"}
+
+
+def test_cli_table_and_plot(tmp_path, capsys):
+    png = tmp_path / "curve.png"
+    assert main(["tune", "--spectrum", "1,2,5", "--batch", "1,4,16", "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert "nesterov:" in out and "saturation batch sgd" in out and "acceleration slope" in out
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize("argv, param", [
+    (["--spectrum", "1,2", "--batch", "0"], "batch"),
+    (["--spectrum", "1,2", "--batch", "1,,4"], "batch"),
+    (["--spectrum", "1,2", "--batch", "two"], "batch"),
+    (["--spectrum", "1,-2", "--batch", "1"], "spectrum"),
+    (["--spectrum", "1,nan", "--batch", "1"], "spectrum"),
+    (["--spectrum", "1,2", "--batch", "1", "--method", "adam"], "method"),
+    (["--batch", "1"], "spectrum"),
+    (["--model", "finite", "--matrix", "/nonexistent.npy", "--batch", "1"], "matrix"),
+    (["--spectrum", "1,2", "--batch", "1", "--plot", "out.pdf"], "plot"),
+    (["--spectrum", "1,2", "--batch", "1", "--seed", "x"], "seed"),
+])
+def test_cli_bad_input(argv, param, capsys):
+    assert main(["tune"] + argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"error: {param}" in err and "Traceback" not in err
+
+
+def test_cli_without_replacement_batch_exceeds_n(tmp_path, capsys):
+    f = tmp_path / "A.npy"
+    np.save(f, np.eye(3))
+    assert main(["tune", "--model", "finite", "--matrix", str(f), "--without-replacement", "--batch", "2,5"]) == 2
+    assert "batch" in capsys.readouterr().err
