@@ -424,10 +424,10 @@ def _grid_inputs(lrs, momenta):
         e, b = np.broadcast_arrays(np.asarray(lrs, dtype=float), np.asarray(momenta, dtype=float))
     except ValueError as exc:
         raise InputError("lr", f"lrs and momenta do not broadcast: {exc}") from None
-    if not np.all(np.isfinite(e) & (e > 0)):
-        raise InputError("lr", "every step size must be finite and > 0")
-    if not np.all((b >= 0) & (b < 1)):
-        raise InputError("momentum", "every momentum must lie in [0, 1)")
+    if not np.all(e >= 0):                    # NaN or negative (inf is allowed: rho = inf there)
+        raise InputError("lr", "every step size must be >= 0")
+    if not np.all((b >= 0) & (b <= 1)):
+        raise InputError("momentum", "every momentum must lie in [0, 1]")
     return e.shape, e.ravel(), b.ravel()
 
 
@@ -440,12 +440,19 @@ def rho_grid(method, model: SamplingModel, batch, lrs, momenta) -> np.ndarray:
     method = as_method(method)
     batch = model.check_batch(batch)
     shape, e, b = _grid_inputs(lrs, momenta)
+    if not np.all(np.isfinite(e)):           # infinite steps diverge
+        out = np.full(e.size, np.inf)
+        fin = np.isfinite(e)
+        if fin.any():
+            out[fin] = rho_grid(method, model, batch, e[fin], b[fin])
+        return out.reshape(shape)
     fB = batch_factor_value(model, batch)
     if fB == 0.0:
         lam = model.spectrum_array()
         return _deterministic_double(method, lam, e, b)[0].reshape(shape)
-    if model.decoupled is None:
-        out = [float(spectral_radius(method, model, batch, ei, bi).rho) for ei, bi in zip(e, b)]
+    if model.decoupled is None:              # lr = 0: nothing moves (rho = 1); momentum 1: not convergent
+        out = [1.0 if ei == 0 else math.inf if bi >= 1 else float(spectral_radius(method, model, batch, ei, bi).rho)
+               for ei, bi in zip(e, b)]
         return np.array(out).reshape(shape)
     lam = model.spectrum_array()
     tau = float(np.sum(lam))

@@ -270,5 +270,13 @@ def test_rho_grid_bad_input():
         rho_grid("heavy-ball", g, 2, [0.1, -0.1], 0.5)
     assert e.value.param == "lr"
     with pytest.raises(InputError) as e:
-        rho_grid("heavy-ball", g, 2, 0.1, [0.5, 1.0])
+        rho_grid("heavy-ball", g, 2, 0.1, [0.5, 1.5])
     assert e.value.param == "momentum"
+
+
+def test_rho_grid_edge_points():
+    """Infinite steps diverge (rho = inf); lr = 0 and momentum = 1 do not move the error (rho = 1)."""
+    g = Gaussian([1.0, 2.0])
+    R = rho_grid("heavy-ball", g, 2, np.array([np.inf, 0.0, 0.1]), np.array([0.5, 0.5, 1.0]))
+    assert R[0] == np.inf
+    assert R[1] == pytest.approx(1.0, abs=1e-12) and R[2] >= 1 - 1e-12
