@@ -1,0 +1,96 @@
+"""The report: markdown round trip, figures, JSON output, and the regression test on the committed
+paper_checks.md (a moved verdict fails)."""
+import json
+from pathlib import Path
+
+import pytest
+
+from verify.claim import Claim, Verdict
+from verify.report import parse_verdicts, render_markdown, write_report
+from verify.runner import run_all, run_claim
+
+REPORT = Path(__file__).resolve().parent.parent / "paper_checks.md"
+PNG = b"\x89PNG\r\n\x1a\n"
+
+
+def _outcome(cid, verdict, plots=()):
+    v = Verdict(verdict, {"rho": "0.5 (30 digits)", "nested": {"a": 1.0, "b": {"c": [1, 2]}}},
+                routes=["numeric (secular route, double)"], method="m", precision="30 digits", plots=list(plots))
+    return run_claim(Claim(cid, "src | with pipe", "statement", lambda: v, tolerance="tol"))
+
+
+def test_markdown_round_trip():
+    outs = [_outcome("x.one", "holds"), _outcome("x.two", "fails"), _outcome("x.three", "inconclusive")]
+    text = render_markdown(outs)
+    assert parse_verdicts(text) == {"x.one": "holds", "x.two": "fails", "x.three": "inconclusive"}
+    assert "| nested / b / c | [1, 2] |" in text
+    assert "src \\| with pipe" in text
+
+
+def test_figures_are_drawn_linked_and_pruned(tmp_path):
+    data = {"batches": [1, 2, 4, 8], "predicted": {"kappa_bar/kappa": 2.0, "kappa_bar/sqrt(kappa)": 6.0}}
+    plots = [dict(data, kind="iterations-vs-batch", name="t-iter", K={"sgd": [8, 4, 3, 3], "heavy-ball": [8, 4, 2, 1]},
+                  saturation={"sgd": 3.0, "heavy-ball": None}, deterministic_K={"sgd": 3}),
+             dict(data, kind="acceleration-vs-batch", name="t-acc", acceleration={"heavy-ball": [1, 1, 1.5, 3]},
+                  sqrt_kappa=3.0, slope_window=[2, 8]),
+             {"kind": "lines", "name": "t-lines", "x": [1, 2], "series": {"a": [1, 2]}, "logy": True}]
+    (tmp_path / "figures").mkdir()
+    (tmp_path / "figures" / "stale.png").write_bytes(PNG)
+    path = write_report([_outcome("x.fig", "holds", plots)], tmp_path / "paper_checks.md", prune=True)
+    text = path.read_text()
+    for name in ("t-iter", "t-acc", "t-lines"):
+        png = tmp_path / "figures" / f"{name}.png"
+        assert png.read_bytes()[:8] == PNG
+        assert f"](figures/{name}.png)" in text
+    assert not (tmp_path / "figures" / "stale.png").exists()
+
+
+def test_check_json_output(capsys):
+    from verify.cli import main
+    rc = main(["check", "--only", "classical.coordinate-descent", "--json"])
+    out = json.loads(capsys.readouterr().out)
+    assert rc == 0
+    (c,) = out["claims"]
+    assert {"id", "source", "verdict", "numbers", "routes"} <= set(c)
+    assert c["id"] == "classical.coordinate-descent" and c["verdict"] == "holds" and c["routes"]
+
+
+def _committed():
+    assert REPORT.is_file(), "paper_checks.md is missing: run `momentum-verify check`"
+    committed = parse_verdicts(REPORT.read_text())
+    assert committed, "paper_checks.md has no summary table: run `momentum-verify check`"
+    return committed
+
+
+def _compare(outcomes, committed):
+    moved = {o.id: (committed.get(o.id), o.verdict.verdict) for o in outcomes
+             if committed.get(o.id) != o.verdict.verdict}
+    assert not moved, f"verdicts moved (committed, now): {moved}; regenerate with `momentum-verify check`"
+    for o in outcomes:
+        assert o.verdict.routes and all(r.strip() for r in o.verdict.routes), o.id
+        assert o.verdict.precision.strip(), o.id
+
+
+def test_quick_subset_agrees_with_committed_report():
+    committed = _committed()
+    outcomes = run_all(quick=True)
+    assert len(outcomes) >= 10
+    _compare(outcomes, committed)
+
+
+def test_committed_report_names_routes_and_precision():
+    text = REPORT.read_text()
+    sections = text.split("\n## `")[1:]
+    assert len(sections) == len(_committed())
+    for sec in sections:
+        routes = next(ln for ln in sec.splitlines() if ln.startswith("- **Routes:**"))
+        prec = next(ln for ln in sec.splitlines() if ln.startswith("- **Precision:**"))
+        assert routes.split("**Routes:**")[1].strip() and prec.split("**Precision:**")[1].strip()
+
+
+@pytest.mark.slow
+def test_full_run_agrees_with_committed_report():
+    committed = _committed()
+    outcomes = run_all()
+    assert {o.id for o in outcomes} == set(committed)
+    _compare(outcomes, committed)
