@@ -126,3 +126,14 @@ def test_float_inputs_are_their_binary_fractions(model, batch):
         assert hi.interval[0] <= ex[1] and ex[0] <= hi.interval[1]      # both enclosures overlap
         assert abs(hi.rho - ex[0]) <= mp.mpf(10) ** -25 * ex[0]
         assert abs(dec[0] - ex[0]) > mp.mpf(10) ** -22          # 1/10 is another input
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_coordinate_diagonal_certified_where_rho_is_rho_D(method):
+    """Coordinate descent on a diagonal H: u = v = 0, rho(T) = rho(D); the lower end is proven by a
+    derivative of det(zI - D_i) that is certainly <= 0 there."""
+    c = Coordinate(spectrum=[1, 2, 3])
+    r = spectral_radius(method, c, 2, sp.Rational(1, 10), sp.Rational(1, 2), certify=True)
+    truth = spectral_radius(method, c, 2, sp.Rational(1, 10), sp.Rational(1, 2), digits=30).rho
+    with mp.workdps(60):
+        assert contains(r.interval, truth)
