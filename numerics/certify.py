@@ -21,8 +21,6 @@ binary fractions they store; fractions and SymPy numbers such as sqrt(2) are enc
 """
 from __future__ import annotations
 
-import math
-
 import flint
 import mpmath as mp
 import numpy as np

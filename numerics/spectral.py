@@ -32,10 +32,7 @@ from dataclasses import dataclass, field
 import mpmath as mp
 import numpy as np
 
-from numerics.operators import (
-    as_method, batch_factor_value, block_charpoly_kernel, first_moment_charpoly_kernel,
-    secular_grid_kernel,
-)
+from numerics.operators import as_method, batch_factor_value, first_moment_charpoly_kernel, secular_grid_kernel
 from theory.errors import InputError
 from theory.sampling import SamplingModel
 
@@ -135,29 +132,6 @@ def _horner(c: np.ndarray, z):
         dp = dp * z + p
         p = p * z + c[..., k]
     return p, dp
-
-
-def _taylor_all_positive(c: np.ndarray, z) -> np.ndarray:
-    """True where every derivative p^(k)(z), k = 0..q, of each polynomial is > 0 (Taylor shift by z)."""
-    a = np.broadcast_to(c, np.broadcast(c[..., 0], z).shape + c.shape[-1:]).astype(float).copy()
-    q = c.shape[-1] - 1
-    ok = np.ones(a.shape[:-1], dtype=bool)
-    for k in range(q + 1):           # synthetic division: after pass k, a[..., q-k] = p^(k)(z) / k!
-        for j in range(1, q + 1 - k):
-            a[..., j] = a[..., j - 1] * z + a[..., j]
-        ok &= a[..., q - k] > 0
-    return ok
-
-
-def _cauchy_bound(c: np.ndarray) -> np.ndarray:
-    """Fujiwara's bound 2 max_k |c_k|^(1/k) >= |every root| of the monic polynomials ``c``."""
-    q = c.shape[-1] - 1
-    if q == 0:
-        return np.zeros(c.shape[:-1])
-    k = np.arange(1, q + 1)
-    terms = np.abs(c[..., 1:]) ** (1.0 / k)
-    terms[..., -1] = (np.abs(c[..., -1]) / 2) ** (1.0 / q)
-    return 2 * np.max(terms, axis=-1)
 
 
 # --------------------------------------------------------------------------------------------------
