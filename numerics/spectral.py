@@ -9,20 +9,27 @@ Routes
   The off-diagonal blocks of S decouple and cannot dominate: the Perron eigenvector of T is PSD and its
   diagonal blocks form an eigenvector of the reduced operator, so the reduced rho is the full rho.
 * ``dense``: eigenvalues of T in the vech basis (size m(m+1)/2, m = s d; small d only).
-* ``matrix-free``: Arnoldi (ARPACK) on T applied to symmetric matrices in O(n d^2 + d^3), with
-  Collatz-Wielandt bounds on the PSD cone giving the error bar.
+* ``matrix-free``: finite sums, kaczmarz, coordinate at larger d. In H's eigenbasis T = K + N with
+  K(S) = Mbar S Mbar^T (2 x 2 blocks per pair of eigen-directions) and N acting through
+  Y = (c^T ⊗ I) S (c ⊗ I) only; z > rho(K) is an eigenvalue of T iff 1 is an eigenvalue of
+  Y -> Psi(z) o C_B(Y) (Hadamard product; Psi_ij(z) = sum_k z^-(k+1) (c^T M_i^k b)(c^T M_j^k b), from
+  theory's triple). A nonlinear power iteration on d x d matrices (one O(n d^2) application of C_B per
+  step) finds it; Collatz-Wielandt bounds on T itself give the digits; ARPACK on T is the fallback.
 
 Precision: ``digits=None`` works in double precision and states a conservative number of correct digits
-(from a running error bound); ill-conditioned points (near-defective blocks, a root squeezed against
-rho(D)) are recomputed with mpmath. ``digits=N`` computes with mpmath at two working precisions and
-keeps only digits on which they agree (at least N). ``certify=True`` adds an interval from
+(running error bounds that include the rounding of the expanded coefficients, eigenvalue condition
+numbers, Collatz-Wielandt brackets); ill-conditioned points (near-defective blocks, a root squeezed
+against rho(D)) are recomputed with mpmath. ``digits=N`` computes with mpmath at two working precisions
+and keeps the result only when they agree to N + 2 digits. ``certify=True`` adds an interval from
 :mod:`numerics.certify` (python-flint arb) that provably contains rho.
 
-The secular solver never probes rho(D)(1 + tiny) (MATH.md §5): on (rho(D), inf) every term of F is a
-power series in 1/z with non-negative coefficients, so F is decreasing and convex there. A Newton step
-from a point with F < 1 lands at or below the root; whether a point lies above rho(D) is decided by the
-Budan-Fourier test (every derivative of every det(zI - D_i) positive there, which by Gauss-Lucas is
-equivalent); from a point above rho(D) with F >= 1, Newton's iterates increase monotonically to the root.
+The secular solver (MATH.md §5): on (rho(D), inf) every term of F is a power series in 1/z with
+non-negative coefficients, so F is decreasing and convex there. Whether a point lies above rho(D) is
+decided by the Budan-Fourier test (every derivative of every det(zI - D_i) positive there, which by
+Gauss-Lucas is equivalent), never by F's value. The search starts above everything (Fujiwara's bound,
+F < 1) and walks down inside a bracket that only shrinks: candidates from the model F ~ b + a/(z - p)
+with p the estimated rho(D), Newton on 1/F, Newton on F from a point with F >= 1 (monotone: it never
+overshoots), bisection as the last resort.
 """
 from __future__ import annotations
 
