@@ -35,6 +35,7 @@ import numpy as np
 
 from numerics import spectral
 from numerics.operators import as_method, batch_factor_value
+from theory.errors import InputError
 from theory.sampling import SamplingModel
 
 
@@ -94,8 +95,8 @@ class TuneResult:
 
     rho, K : rate at (lr, momentum) from :func:`numerics.spectral.spectral_radius`, correct to
         ``rho_digits`` / ``K_digits`` significant digits (as that function states them).
-    lr_tol, momentum_tol : half-widths of the final search stencil around (lr, momentum) (relative for
-        lr, on 1 - beta relative for momentum): the argmin is located to this precision.
+    lr_tol, momentum_tol : how far the final poll step reaches around (lr, momentum) (relative for lr,
+        absolute for momentum): the argmin is located to about this precision.
     rho_gap : decrease of rho over the last five search levels (a heuristic for how far the attained rho
         may still be above the local minimum; the search converges about linearly, halving each level).
         The reported rho is attained, so it is an upper bound on the tuned rate up to its digits.
@@ -382,6 +383,10 @@ def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid =
     batch = model.check_batch(batch)
     rng = np.random.default_rng(seed)
     mu, L = _extremes(model)
+    if float(np.min(model.spectrum_array())) <= 1e-13 * L:
+        raise InputError("spectrum" if model.name in ("gaussian", "coordinate") else "matrix",
+                         "H is singular: the error in its null space never decays (rho = 1 for every step "
+                         "size and momentum), so there is nothing to tune")
     obj = _Objective(m, model, batch, m.uses_momentum)
     g = grid if refine else replace(grid, max_levels=0)
 
@@ -417,6 +422,7 @@ class TuneCurve:
     acceleration[m][i] = K_sgd / K_m at batches[i].
     saturation_batch[m]: smallest B where B K_m has doubled from its value at the smallest batch,
         interpolated linearly in (ln B, ln(B K)); None if it never doubles on the list.
+    saturation_from_min[m]: the same with "doubled from its smallest value at batches <= B".
     acceleration_slope[m]: least-squares slope of ln(acceleration) against ln B over ``slope_batches[m]``:
         the finite batches with saturation_batch["sgd"] <= B <= saturation_batch[m] (the window where the
         acceleration can grow; a missing saturation drops that side), or all B <= saturation_batch[m]
@@ -430,6 +436,7 @@ class TuneCurve:
     acceleration_slope: dict
     slope_batches: dict
     saturation_batch: dict
+    saturation_from_min: dict
 
     def to_json(self) -> dict:
         rows = [r.to_json() for i in range(len(self.batches)) for m in self.results
@@ -438,7 +445,8 @@ class TuneCurve:
                 "acceleration": {m: [_json_number(a) for a in v] for m, v in self.acceleration.items()},
                 "acceleration_slope": {m: _json_number(v) for m, v in self.acceleration_slope.items()},
                 "slope_batches": {m: [_json_batch(b) for b in v] for m, v in self.slope_batches.items()},
-                "saturation_batch": {m: _json_number(v) for m, v in self.saturation_batch.items()}}
+                "saturation_batch": {m: _json_number(v) for m, v in self.saturation_batch.items()},
+                "saturation_from_min": {m: _json_number(v) for m, v in self.saturation_from_min.items()}}
 
 
 def model_info(model: SamplingModel) -> dict:
@@ -448,18 +456,20 @@ def model_info(model: SamplingModel) -> dict:
             "without_replacement": bool(model.without_replacement), "mu": mu, "L": L, "kappa": L / mu}
 
 
-def saturation_batch(batches, K) -> float | None:
+def saturation_batch(batches, K, from_min: bool = False) -> float | None:
     """Smallest B where B K(B) reaches twice its value at the first (smallest) batch, log-log interpolated.
 
-    ``batches`` ascending and finite, ``K`` positive and finite (others are skipped).
+    ``from_min``: twice the smallest B K over the batches up to B instead (for curves whose B K first
+    dips, as Nesterov's does). ``batches`` ascending and finite, ``K`` positive and finite (others are
+    skipped).
     """
     pts = [(b, k) for b, k in zip(batches, K) if math.isfinite(b) and math.isfinite(k) and k > 0]
     if len(pts) < 2:
         return None
     lb = np.log([b for b, _ in pts])
     lbk = np.log([b * k for b, k in pts])
-    target = lbk[0] + math.log(2.0)
     for i in range(1, len(pts)):
+        target = (np.min(lbk[:i]) if from_min else lbk[0]) + math.log(2.0)
         if lbk[i] >= target:
             t = (target - lbk[i - 1]) / (lbk[i] - lbk[i - 1])
             return float(math.exp(lb[i - 1] + t * (lb[i] - lb[i - 1])))
@@ -516,4 +526,5 @@ def tune_curve(methods, model: SamplingModel, batches, *, seed: int = 0, grid: T
         used[m] = _slope_window(bs, sat["sgd"], sat[m])
         sel = [acc[m][bs.index(b)] for b in used[m]]
         slope[m] = loglog_slope(used[m], sel)
-    return TuneCurve(model_info(model), bs, results, acc, slope, used, sat)
+    sat_min = {m: saturation_batch(bs, K[m], from_min=True) for m in names}
+    return TuneCurve(model_info(model), bs, results, acc, slope, used, sat, sat_min)

@@ -174,6 +174,9 @@ def test_saturation_batch_piecewise_power_law():
     K = [max(1 / b, 1 / B0) for b in bs]
     assert saturation_batch(bs, K) == pytest.approx(2 * B0, rel=1e-12)
     assert saturation_batch(bs, [1 / b for b in bs]) is None
+    dip = [max(1 / b, 1 / B0) / (1 + (b == 2)) for b in bs]       # B K = 1, 1/2, then max(1, B/B0)
+    assert saturation_batch(bs, dip) == pytest.approx(2 * B0, rel=1e-12)
+    assert saturation_batch(bs, dip, from_min=True) == pytest.approx(4.0, rel=1e-12)
     assert loglog_slope(bs, [3 * b**0.7 for b in bs]) == pytest.approx(0.7, rel=1e-12)
 
 
@@ -233,3 +236,8 @@ def test_cli_without_replacement_batch_exceeds_n(tmp_path, capsys):
     np.save(f, np.eye(3))
     assert main(["tune", "--model", "finite", "--matrix", str(f), "--without-replacement", "--batch", "2,5"]) == 2
     assert "batch" in capsys.readouterr().err
+
+
+def test_singular_hessian_is_an_input_error(capsys):
+    assert main(["tune", "--spectrum", "0,1,2", "--batch", "4"]) == 2
+    assert "spectrum" in capsys.readouterr().err

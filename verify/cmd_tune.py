@@ -89,8 +89,9 @@ def summary_lines(curve) -> list[str]:
         out.append(f"acceleration slope {m}: {_fmt(curve.acceleration_slope[m], 4)} "
                    f"(least squares of ln(K_sgd/K) on ln B over B = {used})")
     for m in curve.results:
-        out.append(f"saturation batch {m}: {_fmt(curve.saturation_batch[m], 4)} "
-                   "(B K doubled from the smallest B; log-log interpolation between listed batches)")
+        out.append(f"saturation batch {m}: {_fmt(curve.saturation_batch[m], 4)} (B K doubled from the smallest "
+                   f"B; from its running minimum: {_fmt(curve.saturation_from_min[m], 4)}; log-log "
+                   "interpolation between listed batches)")
     worst = max((max(r.lr_tol, r.momentum_tol) for rows in curve.results.values() for r in rows), default=0.0)
     out.append(f"tuned points located to relative {worst:.1g} in lr and 1 - momentum or better; "
                "rho and K carry the digits shown")
