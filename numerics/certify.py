@@ -33,6 +33,7 @@ from numerics.precision import ObjectSecondMomentOperator, batch_factor_exact, e
 from theory.errors import InputError
 
 CERT_DENSE_MAX_M = 60        # size s d of the matrices checked in arb on the dense route
+EXACT_MAX_M = 8              # exact rational charpoly of T (vech size s d (s d + 1)/2 <= 36)
 
 
 class CertificationError(RuntimeError):
@@ -347,7 +348,15 @@ def certify_rate(method, model, batch, lr, momentum, res, route) -> tuple:
     if route == "secular":
         return secular_interval(method, model, batch, lr, momentum, res.rho, digits)
     if route == "dense" or method_size(method, model) <= CERT_DENSE_MAX_M:
-        return dense_interval(method, model, batch, lr, momentum)
+        lo, hi = dense_interval(method, model, batch, lr, momentum)
+        if method_size(method, model) <= EXACT_MAX_M:      # rational data: exact charpoly, tight
+            try:
+                elo, ehi = exact_radius_interval(method, model, batch, lr, momentum, digits + 10)
+            except InputError:                              # irrational inputs (sqrt(2), ...)
+                return lo, hi
+            if elo <= hi and lo <= ehi:                     # both enclosures hold: intersect
+                return max(lo, elo), min(hi, ehi)
+        return lo, hi
     raise InputError("certify", f"certification needs the secular, deterministic or dense route "
                                 f"(s d <= {CERT_DENSE_MAX_M}); this model has d = {model.d}")
 
