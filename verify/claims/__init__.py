@@ -14,6 +14,7 @@ from verify.claim import Claim
 MODULES = [
     "verify.claims.classical",
     "verify.claims.garg_derezinski",
+    "verify.claims.stochastic_formulas",
 ]
 
 
