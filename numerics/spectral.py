@@ -527,7 +527,7 @@ def pick_route(model: SamplingModel, batch, route=None) -> str:
     return "dense" if m * (m + 1) // 2 <= DENSE_MAX else "matrix-free"
 
 
-DENSE_MAX = 1000
+DENSE_MAX = 210          # vech size of T up to which the dense route is the default (s d <= 20)
 
 
 def spectral_radius(method, model: SamplingModel, batch, lr, momentum, *, digits=None, certify=False,
