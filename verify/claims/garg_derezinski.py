@@ -247,7 +247,7 @@ def linear_acceleration_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.2-li
                           "none", "acceleration slope in window": sig(slope, 3),
                           "saturation ratio momentum/sgd": sig(past, 3),
                           "batches where the Polyak-relation search beat the tuner": ms.tuner_beaten[m] or "none"}
-                if past is not None and past < 2:
+                if past is not None and past < 1.5:
                     verdicts.append(FAILS)          # momentum stops parallelizing about where SGD does
                 elif slope is not None and 0.75 <= slope <= 1.25 and past >= 4:
                     verdicts.append(HOLDS)
@@ -264,7 +264,8 @@ def linear_acceleration_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.2-li
 
     return Claim(claim_id, f"{SOURCE} {source_note}", statement, check,
                  tolerance=("holds: slope in [0.75, 1.25] and momentum saturation >= 4x SGD's; fails: momentum "
-                            "saturation < 2x SGD's; otherwise inconclusive (every method and instance)"),
+                            "saturation < 1.5x SGD's (the dense instances use a factor-4 batch grid); otherwise "
+                            "inconclusive (every method and instance)"),
                  quick=quick, reading="as reported")
 
 
