@@ -164,6 +164,13 @@ def window_slope(ms: Measured, method: str):
     return ms.slope[method], (used[0], used[-1])
 
 
+def _near_limit(ms: Measured, method: str):
+    """First batch where K is within a factor 2 of its value at the largest batch (where the curve has
+    flattened; unlike the B·K-doubling saturation it does not depend on K at B = 1)."""
+    K = ms.K[method]
+    return next((B for B, k in zip(ms.batches, K) if k <= 2 * K[-1]), None)
+
+
 def plots_for(ms: Measured) -> list[dict]:
     """Figure data: tuned iterations vs B (saturation points marked) and acceleration vs B."""
     pred = {"kappa_bar/kappa": ms.sgd_scale, "kappa_bar/sqrt(kappa)": ms.mom_scale}
@@ -246,6 +253,7 @@ def linear_acceleration_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.2-li
                 row[m] = {"measured saturation": sig(sat_m, 4), "slope window": [sig(w, 4) for w in win] if win else
                           "none", "acceleration slope in window": sig(slope, 3),
                           "saturation ratio momentum/sgd": sig(past, 3),
+                          "first B with K within 2x of K at the largest B": _near_limit(ms, m),
                           "batches where the Polyak-relation search beat the tuner": ms.tuner_beaten[m] or "none"}
                 if past is not None and past < 1.5:
                     verdicts.append(FAILS)          # momentum stops parallelizing about where SGD does
