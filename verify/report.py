@@ -8,6 +8,7 @@ into ``figures/`` beside the report. Nothing time-dependent is written, so a dif
 from __future__ import annotations
 
 import re
+import textwrap
 from pathlib import Path
 
 from verify.runner import Outcome, jsonable
@@ -53,7 +54,7 @@ def plot_iterations(data: dict, path: Path):
     _mark_scales(ax, data.get("predicted"))
     ax.set_xlabel("batch size B")
     ax.set_ylabel("K = -1/ln(rho)  (iterations per e-fold)")
-    ax.set_title(data.get("title", ""), fontsize=9)
+    ax.set_title(textwrap.fill(data.get("title", ""), 80), fontsize=8)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -77,7 +78,7 @@ def plot_acceleration(data: dict, path: Path):
     _mark_scales(ax, data.get("predicted"))
     ax.set_xlabel("batch size B")
     ax.set_ylabel("acceleration (tuned iterations, SGD / momentum)")
-    ax.set_title(data.get("title", ""), fontsize=9)
+    ax.set_title(textwrap.fill(data.get("title", ""), 80), fontsize=8)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)
     fig.tight_layout()
@@ -95,7 +96,7 @@ def plot_lines(data: dict, path: Path):
     ax.set_yscale("log" if data.get("logy") else "linear")
     ax.set_xlabel(data.get("xlabel", ""))
     ax.set_ylabel(data.get("ylabel", ""))
-    ax.set_title(data.get("title", ""), fontsize=9)
+    ax.set_title(textwrap.fill(data.get("title", ""), 80), fontsize=8)
     ax.grid(True, which="both", alpha=0.25)
     ax.legend(fontsize=7)
     fig.tight_layout()
