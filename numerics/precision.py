@@ -56,12 +56,15 @@ def to_mpf(x):
 
 
 def spectrum_exact(model: SamplingModel) -> list:
-    """Exact eigenvalues of a diagonal model (gaussian, coordinate with diagonal H)."""
+    """Exact eigenvalues of a diagonal model (gaussian, coordinate with diagonal H), ascending like
+    ``model.spectrum_array()`` (indices of eigenvalues agree between the double and exact routes)."""
     if isinstance(model, Gaussian):
         vals = model.spectrum.tolist() if isinstance(model.spectrum, np.ndarray) else list(model.spectrum)
-        return [exact(v) for v in vals]
-    H = np.asarray(model.H, dtype=object) if not isinstance(model.H, np.ndarray) else model.H
-    return [exact(H[i][i]) for i in range(model.d)]
+        out = [exact(v) for v in vals]
+    else:
+        H = np.asarray(model.H, dtype=object) if not isinstance(model.H, np.ndarray) else model.H
+        out = [exact(H[i][i]) for i in range(model.d)]
+    return sorted(out, key=lambda v: (float(v), v))
 
 
 def exact_copy(model: SamplingModel) -> SamplingModel:

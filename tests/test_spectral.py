@@ -280,3 +280,13 @@ def test_rho_grid_edge_points():
     R = rho_grid("heavy-ball", g, 2, np.array([np.inf, 0.0, 0.1]), np.array([0.5, 0.5, 1.0]))
     assert R[0] == np.inf
     assert R[1] == pytest.approx(1.0, abs=1e-12) and R[2] >= 1 - 1e-12
+
+
+@pytest.mark.parametrize("spectrum", [[1, 2, 3], [3, 1, 2], [2, 3, 1]])
+def test_unsorted_spectrum_same_rate(spectrum):
+    """The order of the eigenvalues is irrelevant on every route (rho = rho(D) for coordinate descent
+    exercises the block lookup of the mpmath route)."""
+    c = Coordinate(spectrum=spectrum)
+    ref = spectral_radius("heavy-ball", Coordinate(spectrum=[1, 2, 3]), 2, 0.1, 0.5, digits=20)
+    assert agree(spectral_radius("heavy-ball", c, 2, 0.1, 0.5, digits=20), ref)
+    assert agree(spectral_radius("heavy-ball", c, 2, 0.1, 0.5), ref)
