@@ -351,6 +351,7 @@ RULE_NAMES = {"eta": symbols.eta, "B": symbols.B, "kappa": symbols.kappa, "kappa
 DEFAULT_RULES = {"heavy-ball": "(1 - sqrt(eta*mu))^2", "nesterov": "(1 - sqrt(eta*mu))/(1 + sqrt(eta*mu))"}
 RULE_BATCHES = (1, 16, 256, 4096, 65536)
 NEAR_OPTIMAL = 1.5
+VERIFY_TOP = 6          # grid candidates re-evaluated with spectral_radius
 
 
 def parse_momentum_rule(text: str) -> sp.Expr:
@@ -366,7 +367,7 @@ def _rule_kernel(expr: sp.Expr):
 def best_K_under_rule(method, model, batch, rule, cn, eta_max) -> tuple[float, float, float]:
     """min over eta of K(eta, beta = rule(eta)): a log grid over (eta_max 1e-6, eta_max], then a finer
     grid around the best point. Returns (K, eta, beta); K = inf when no eta gives a valid beta and rho < 1."""
-    from numerics.spectral import rho_grid
+    from numerics.spectral import rho_grid, spectral_radius
 
     def evaluate(etas):
         with np.errstate(all="ignore"):
@@ -385,9 +386,16 @@ def best_K_under_rule(method, model, batch, rule, cn, eta_max) -> tuple[float, f
         etas = np.geomspace(lo, hi, 41)
         rho, b = evaluate(etas)
         i = int(np.argmin(rho))
-    r = float(rho[i])
-    K = -1 / math.log(r) if 0 < r < 1 else math.inf
-    return K, float(etas[i]), float(b[i])
+    # the vectorised double-precision grid can be wrong at extreme (eta, beta): confirm the best few
+    # candidates with spectral_radius (which escalates to mpmath when ill-conditioned)
+    best = (math.inf, float(etas[i]), float(b[i]))
+    for j in np.argsort(rho)[:VERIFY_TOP]:
+        if not np.isfinite(rho[j]):
+            break
+        r = float(spectral_radius(method, model, batch, float(etas[j]), float(b[j])).rho)
+        if 0 < r < 1 and -1 / math.log(r) < best[0]:
+            best = (-1 / math.log(r), float(etas[j]), float(b[j]))
+    return best
 
 
 def simple_momentum_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.4-simple-momentum-near-optimal",
