@@ -14,7 +14,7 @@ from pathlib import Path
 from verify.runner import Outcome, jsonable
 
 VERDICT_MARK = {"holds": "holds", "fails": "**fails**", "inconclusive": "inconclusive"}
-_ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|[^|]*\|\s*\**(holds|fails|inconclusive)\**\s*\|")
+_ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|(?:[^|\\]|\\.)*\|\s*\**(holds|fails|inconclusive)\**\s*\|")
 
 
 # --------------------------------------------------------------------------------------------------

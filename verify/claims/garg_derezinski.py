@@ -351,7 +351,7 @@ RULE_NAMES = {"eta": symbols.eta, "B": symbols.B, "kappa": symbols.kappa, "kappa
 DEFAULT_RULES = {"heavy-ball": "(1 - sqrt(eta*mu))^2", "nesterov": "(1 - sqrt(eta*mu))/(1 + sqrt(eta*mu))"}
 RULE_BATCHES = (1, 16, 256, 4096, 65536)
 NEAR_OPTIMAL = 1.5
-VERIFY_TOP = 6          # grid candidates re-evaluated with spectral_radius
+VERIFY_TOP = 6          # grid candidates re-evaluated with spectral_radius until one is confirmed
 
 
 def parse_momentum_rule(text: str) -> sp.Expr:
@@ -393,8 +393,8 @@ def best_K_under_rule(method, model, batch, rule, cn, eta_max) -> tuple[float, f
         if not np.isfinite(rho[j]):
             break
         r = float(spectral_radius(method, model, batch, float(etas[j]), float(b[j])).rho)
-        if 0 < r < 1 and -1 / math.log(r) < best[0]:
-            best = (-1 / math.log(r), float(etas[j]), float(b[j]))
+        if 0 < r < 1:
+            return -1 / math.log(r), float(etas[j]), float(b[j])
     return best
 
 
