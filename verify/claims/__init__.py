@@ -15,6 +15,7 @@ MODULES = [
     "verify.claims.classical",
     "verify.claims.garg_derezinski",
     "verify.claims.stochastic_formulas",
+    "verify.claims.wang2024",
 ]
 
 
