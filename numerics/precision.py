@@ -31,8 +31,7 @@ def exact(x) -> sp.Expr:
     """An exact SymPy number for an input value (floats are the binary fractions they store)."""
     if isinstance(x, sp.Basic):
         if isinstance(x, sp.Float):
-            return sp.Rational(*Fraction(float(x)).as_integer_ratio()) if x._prec <= 53 else \
-                sp.Rational(*mp.mpf(x._mpf_).as_integer_ratio())
+            return _binary_fraction(x._mpf_)
         return x
     if isinstance(x, (bool, np.bool_)):
         raise InputError("value", f"not a number: {x!r}")
@@ -43,8 +42,17 @@ def exact(x) -> sp.Expr:
     if isinstance(x, (float, np.floating)):
         return sp.Rational(*Fraction(float(x)).as_integer_ratio())
     if isinstance(x, mp.mpf):
-        return sp.Rational(*x.as_integer_ratio())
+        return _binary_fraction(x._mpf_)
     raise InputError("value", f"not a number: {x!r}")
+
+
+def _binary_fraction(mpf_tuple) -> sp.Rational:
+    """The binary fraction (-1)^sign man 2^exp that an mpf / SymPy Float stores, exactly."""
+    sign, man, exp, bc = mpf_tuple
+    if man == 0 and exp != 0:           # mpmath's encodings of inf / nan
+        raise InputError("value", "not a finite number")
+    v = sp.Integer(int(man)) * sp.Integer(2) ** int(exp)
+    return -v if sign else v
 
 
 def to_mpf(x):
