@@ -18,7 +18,8 @@ import sympy as sp
 
 from theory import symbols
 from verify.claim import FAILS, HOLDS, Claim, Verdict
-from verify.claims.common import loglog_slope, sig
+from numerics.tuning import loglog_slope
+from verify.claims.common import sig
 
 SOURCE = "Wang, Malladi, Wang, Lyu, Li (ICLR 2024), as reported in MATH.md §8"
 SPECTRUM = (0.5, 1.0, 2.0)
