@@ -36,6 +36,16 @@ def _mark_scales(ax, predicted: dict):
             ax.axvline(x, color="0.5", ls=("--", ":", "-.")[i % 3], lw=1, label=f"B = {label} = {x:.3g}")
 
 
+def _finish(plt, fig, ax, data: dict, path: Path):
+    """Title, grid, legend; save as PNG and close (shared by every figure)."""
+    ax.set_title(textwrap.fill(data.get("title", ""), 80), fontsize=8)
+    ax.grid(True, which="both", alpha=0.25)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
 def plot_iterations(data: dict, path: Path):
     """Tuned iterations K(B) per e-fold of E||e||^2 against B (log-log), saturation batches marked."""
     plt = _pyplot()
@@ -54,12 +64,7 @@ def plot_iterations(data: dict, path: Path):
     _mark_scales(ax, data.get("predicted"))
     ax.set_xlabel("batch size B")
     ax.set_ylabel("K = -1/ln(rho)  (iterations per e-fold)")
-    ax.set_title(textwrap.fill(data.get("title", ""), 80), fontsize=8)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, data, path)
 
 
 def plot_acceleration(data: dict, path: Path):
@@ -78,12 +83,7 @@ def plot_acceleration(data: dict, path: Path):
     _mark_scales(ax, data.get("predicted"))
     ax.set_xlabel("batch size B")
     ax.set_ylabel("acceleration (tuned iterations, SGD / momentum)")
-    ax.set_title(textwrap.fill(data.get("title", ""), 80), fontsize=8)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, data, path)
 
 
 def plot_lines(data: dict, path: Path):
@@ -96,12 +96,7 @@ def plot_lines(data: dict, path: Path):
     ax.set_yscale("log" if data.get("logy") else "linear")
     ax.set_xlabel(data.get("xlabel", ""))
     ax.set_ylabel(data.get("ylabel", ""))
-    ax.set_title(textwrap.fill(data.get("title", ""), 80), fontsize=8)
-    ax.grid(True, which="both", alpha=0.25)
-    ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _finish(plt, fig, ax, data, path)
 
 
 PLOTTERS = {"iterations-vs-batch": plot_iterations, "acceleration-vs-batch": plot_acceleration,
