@@ -29,9 +29,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from numerics.montecarlo import initial_error, simulate  # noqa: E402
-from numerics.operators import method_arrays  # noqa: E402
-from theory.sampling import FiniteSum, Gaussian  # noqa: E402
+from momentum_verify.numerics.montecarlo import initial_error, simulate  # noqa: E402
+from momentum_verify.numerics.operators import method_arrays  # noqa: E402
+from momentum_verify.theory.sampling import FiniteSum, Gaussian  # noqa: E402
 
 
 def copy_bandwidth(n: int = 1 << 25, repeats: int = 5) -> float:

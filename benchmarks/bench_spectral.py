@@ -26,9 +26,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from numerics.operators import SecondMomentOperator  # noqa: E402
-from numerics.spectral import rho_grid, spectral_radius  # noqa: E402
-from theory.sampling import FiniteSum, Gaussian  # noqa: E402
+from momentum_verify.numerics.operators import SecondMomentOperator  # noqa: E402
+from momentum_verify.numerics.rates import rho_grid, spectral_radius  # noqa: E402
+from momentum_verify.theory.sampling import FiniteSum, Gaussian  # noqa: E402
 
 
 def best_of(f, repeat=3):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from verify import sweep  # noqa: E402
+from momentum_verify.verify import sweep  # noqa: E402
 
 SPEC = """
 task = "tune"
@@ -51,8 +51,8 @@ def noop_point(p):
 
 def warm_up():
     """Lambdify the kernels and run one tune (the per-process start-up cost of the engine)."""
-    from numerics.tuning import tune
-    from theory.sampling import Gaussian
+    from momentum_verify.numerics.tuning import tune
+    from momentum_verify.theory.sampling import Gaussian
     for m in ("sgd", "heavy-ball", "nesterov"):
         tune(m, Gaussian([0.1, 1.0]), 4)
     return True

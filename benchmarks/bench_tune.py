@@ -24,9 +24,9 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from numerics.spectral import rho_grid  # noqa: E402
-from numerics.tuning import tune, tune_curve  # noqa: E402
-from theory.sampling import Gaussian  # noqa: E402
+from momentum_verify.numerics.rates import rho_grid  # noqa: E402
+from momentum_verify.numerics.tuning import tune, tune_curve  # noqa: E402
+from momentum_verify.theory.sampling import Gaussian  # noqa: E402
 
 
 def cpu_seconds() -> float:

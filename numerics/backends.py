@@ -14,7 +14,7 @@ from typing import Callable
 
 import numpy as np
 
-from theory.errors import InputError
+from ..theory.errors import InputError
 
 BACKENDS = ("numpy", "cupy")
 

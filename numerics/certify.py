@@ -26,11 +26,11 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from numerics.operators import (
+from .operators import (
     as_method, block_charpoly_kernel, first_moment_charpoly_kernel, secular_poly_kernel,
 )
-from numerics.precision import ObjectSecondMomentOperator, batch_factor_exact, exact, spectrum_exact
-from theory.errors import InputError
+from .precision import ObjectSecondMomentOperator, batch_factor_exact, exact, spectrum_exact
+from ..theory.errors import InputError
 
 CERT_DENSE_MAX_M = 60        # size s d of the matrices checked in arb on the dense route
 EXACT_MAX_M = 8              # exact rational charpoly of T (vech size s d (s d + 1)/2 <= 36)
@@ -255,8 +255,8 @@ def _arb_matrix(X: np.ndarray) -> np.ndarray:
 
 def dense_interval(method, model, batch, lr, momentum) -> tuple:
     """Certified (lo, hi) from the cone bounds; lo falls back to 0 if no lower certificate is found."""
-    from numerics.operators import SecondMomentOperator
-    from theory.moments import vech_index
+    from .operators import SecondMomentOperator
+    from ..theory.moments import vech_index
     method = as_method(method)
     m = method.s * model.d
     if m > CERT_DENSE_MAX_M:
@@ -303,7 +303,7 @@ def dense_interval(method, model, batch, lr, momentum) -> tuple:
 
 
 def _unvech(x, m):
-    from theory.moments import vech_index
+    from ..theory.moments import vech_index
     S = np.zeros((m, m))
     for v, (i, j) in zip(x, vech_index(m)):
         S[i, j] = S[j, i] = v

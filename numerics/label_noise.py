@@ -20,10 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 from array_api_compat import array_namespace
 
-from numerics.backends import get_backend
-from numerics.montecarlo import batch_means_interval
-from numerics.operators import method_arrays
-from theory.errors import InputError
+from .backends import get_backend
+from .montecarlo import batch_means_interval
+from .operators import method_arrays
+from ..theory.errors import InputError
 
 
 @dataclass

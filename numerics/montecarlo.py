@@ -52,12 +52,12 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import stats as _stats
 
-from numerics.backends import get_backend
-from numerics.operators import (SecondMomentOperator, as_method, batch_factor_value, decoupled_kernel,
+from .backends import get_backend
+from .operators import (SecondMomentOperator, as_method, batch_factor_value, decoupled_kernel,
                                 method_arrays)
-from theory.errors import InputError
-from theory.moments import vech_index
-from theory.sampling import Gaussian, RankOneModel, SamplingModel
+from ..theory.errors import InputError
+from ..theory.moments import vech_index
+from ..theory.sampling import Gaussian, RankOneModel, SamplingModel
 
 OVERFLOW = 1e150          # ||e||^2 above this stops the run (its square still fits in a double)
 UNDERFLOW = 1e-280        # every replica below this: stop (subnormals are slow and carry no digits)

@@ -16,10 +16,10 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from theory import symbols
-from theory.methods import Method, get_method
-from theory.moments import decoupled_block, secular_term, vech_index
-from theory.sampling import DecoupledNoise, Gaussian, RankOneModel, SamplingModel
+from ..theory import symbols
+from ..theory.methods import Method, get_method
+from ..theory.moments import decoupled_block, secular_term, vech_index
+from ..theory.sampling import DecoupledNoise, Gaussian, RankOneModel, SamplingModel
 
 F_B = sp.Symbol("f_B", nonnegative=True)
 _ARGS = (symbols.lam, symbols.eta, symbols.beta, F_B, symbols.tau)

@@ -14,11 +14,11 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from numerics.operators import (
+from .operators import (
     SecondMomentOperator, as_method, first_moment_charpoly_kernel, secular_lambda_kernel,
 )
-from theory.errors import InputError
-from theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz, RankOneModel, SamplingModel
+from ..theory.errors import InputError
+from ..theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz, RankOneModel, SamplingModel
 
 MAX_DPS = 4000
 MP_DENSE_MAX_M = 12          # mpmath on the dense route: T in the vech basis has s d (s d + 1)/2 rows
@@ -104,7 +104,7 @@ class ObjectSecondMomentOperator(SecondMomentOperator):
 
     def __init__(self, method, model: SamplingModel, batch, lr, momentum, conv):
         self.method, self.model = as_method(method), model
-        from theory.symbols import beta, eta
+        from ..theory.symbols import beta, eta
         subs = {eta: exact(lr), beta: exact(momentum)}
 
         def arr(M):
@@ -142,7 +142,7 @@ class ObjectSecondMomentOperator(SecondMomentOperator):
         return (self.X * w[:, None]).T @ self.X
 
     def vech_matrix(self):
-        from theory.moments import vech_index
+        from ..theory.moments import vech_index
         m = self.s * self.d
         idx = vech_index(m)
         T = np.empty((len(idx), len(idx)), dtype=object)
@@ -353,7 +353,7 @@ def _dense_mp(method, model, batch, lr, momentum, sigma=None):
 
 def spectral_radius_mp(method, model, batch, lr, momentum, route, digits):
     """RateResult with ``digits`` correct digits, agreed between two working precisions."""
-    from numerics.spectral import RateResult, _double, _top_blocks
+    from .spectral import RateResult, _double, _top_blocks
     method = as_method(method)
     if route == "matrix-free" or (route == "dense" and method.s * model.d > MP_DENSE_MAX_M):
         raise InputError("digits", f"multiprecision needs the secular or deterministic route, or the dense "

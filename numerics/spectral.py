@@ -39,9 +39,9 @@ from dataclasses import dataclass, field
 import mpmath as mp
 import numpy as np
 
-from numerics.operators import as_method, batch_factor_value, first_moment_charpoly_kernel, secular_grid_kernel
-from theory.errors import InputError
-from theory.sampling import SamplingModel
+from .operators import as_method, batch_factor_value, first_moment_charpoly_kernel, secular_grid_kernel
+from ..theory.errors import InputError
+from ..theory.sampling import SamplingModel
 
 EPS = float(np.finfo(float).eps)
 ROUTES = ("secular", "dense", "matrix-free", "deterministic")
@@ -567,7 +567,7 @@ def spectral_radius(method, model: SamplingModel, batch, lr, momentum, *, digits
     else:
         res = _multiprecision(method, model, batch, lr, momentum, route, digits)
     if certify:
-        from numerics.certify import certify_rate
+        from .certify import certify_rate
         res.interval = certify_rate(method, model, batch, lr, momentum, res, route)
         if res.precision == "double" and digits is None:
             res.precision = "double"
@@ -598,7 +598,7 @@ def _secular_double(method, model, batch, e, b) -> RateResult:
     rho, lo, hi, found = _solve_secular(arr)
     r = float(rho[0])
     if found[0]:
-        from numerics.operators import secular_magnitude_kernel
+        from .operators import secular_magnitude_kernel
         mags = secular_magnitude_kernel(method, model.decoupled)(lam[None, :], e, b, fB, float(np.sum(lam)))
         rel = float(arr.rel_error(rho, mags)[0])
         return RateResult(r, _digits_from_rel(rel), None, "secular", "double")
@@ -608,7 +608,7 @@ def _secular_double(method, model, batch, e, b) -> RateResult:
 
 
 def _block_eigs(method, model, batch, e, b):
-    from numerics.operators import DecoupledProblem
+    from .operators import DecoupledProblem
     return np.linalg.eigvals(DecoupledProblem(method, model, batch, e, b).D)
 
 
@@ -623,7 +623,7 @@ def _block_radius_double(method, model, batch, e, b):
     number ||x|| ||y|| / |y^H x| (left and right eigenvectors: the blocks are far from normal near
     critical damping), eps^(1/k) when the block is (nearly) defective."""
     import scipy.linalg as sla
-    from numerics.operators import DecoupledProblem
+    from .operators import DecoupledProblem
     D = DecoupledProblem(method, model, batch, e, b).D
     r = np.max(np.abs(np.linalg.eigvals(D)), axis=-1)
     i = int(np.argmax(r))
@@ -648,7 +648,7 @@ def _dense_double(method, model, batch, e, b) -> RateResult:
     """Eigenvalues of T in the vech basis; the error bound uses the top eigenvalue's condition number
     ||x|| ||y|| / |y^H x| (left and right eigenvectors)."""
     import scipy.linalg as sla
-    from numerics.operators import SecondMomentOperator
+    from .operators import SecondMomentOperator
     T = SecondMomentOperator(method, model, batch, e, b).vech_matrix()
     w, vl, vr = sla.eig(T, left=True, right=True)
     k = int(np.argmax(np.abs(w)))
@@ -720,7 +720,7 @@ class _ResolventReduction:
     """
 
     def __init__(self, method, model, batch, e, b):
-        from numerics.operators import SecondMomentOperator, pair_response_kernel
+        from .operators import SecondMomentOperator, pair_response_kernel
         self.op = SecondMomentOperator(method, model, batch, e, b)
         H = (self.op.H + self.op.H.T) / 2
         self.lam, self.Q = np.linalg.eigh(H)
@@ -834,7 +834,7 @@ def _matrix_free_double(method, model, batch, e, b) -> RateResult:
 
 def _arpack_double(method, model, batch, e, b) -> RateResult:
     """ARPACK for the Perron pair of T, then Collatz-Wielandt bounds with X = P + (small) I."""
-    from numerics.operators import SecondMomentOperator
+    from .operators import SecondMomentOperator
     op = SecondMomentOperator(method, model, batch, e, b)
     rho, P = _perron_matrix_free(op)
     m = P.shape[0]
@@ -857,5 +857,5 @@ def _arpack_double(method, model, batch, e, b) -> RateResult:
 
 
 def _multiprecision(method, model, batch, lr, momentum, route, digits) -> RateResult:
-    from numerics import precision
+    from . import precision
     return precision.spectral_radius_mp(method, model, batch, lr, momentum, route, digits)

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 
-from numerics import spectral
-from numerics.operators import as_method, batch_factor_value
-from theory.errors import InputError
-from theory.sampling import SamplingModel
+from . import rates
+from .operators import as_method, batch_factor_value
+from ..theory.errors import InputError
+from ..theory.sampling import SamplingModel
 
 
 # --------------------------------------------------------------------------------------------------
@@ -93,7 +93,7 @@ def _json_batch(b):
 class TuneResult:
     """The tuned point of one method at one batch size.
 
-    rho, K : rate at (lr, momentum) from :func:`numerics.spectral.spectral_radius`, correct to
+    rho, K : rate at (lr, momentum) from :func:`numerics.rates.spectral_radius`, correct to
         ``rho_digits`` / ``K_digits`` significant digits (as that function states them).
     lr_tol, momentum_tol : how far the final poll step reaches around (lr, momentum) (relative for lr,
         absolute for momentum): the argmin is located to about this precision.
@@ -131,7 +131,7 @@ class TuneResult:
 # the objective in search coordinates
 # --------------------------------------------------------------------------------------------------
 class _Objective:
-    """rho at points (x, w) = (ln eta, ln(1 - beta)) through ``spectral.rho_grid``; counts evaluations.
+    """rho at points (x, w) = (ln eta, ln(1 - beta)) through ``rates.rho_grid``; counts evaluations.
 
     Non-finite rho (overflowing divergence) is returned as +inf.
     """
@@ -147,7 +147,7 @@ class _Objective:
         self.count += x.size
         beta = -np.expm1(w) if self.momentum else np.zeros_like(w)
         with np.errstate(all="ignore"):
-            r = spectral.rho_grid(self.method, self.model, self.batch if batch is None else batch,
+            r = rates.rho_grid(self.method, self.model, self.batch if batch is None else batch,
                                   np.exp(x), beta)
         r = np.asarray(r, dtype=float)
         return np.where(np.isfinite(r), r, np.inf)
@@ -377,7 +377,7 @@ def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid =
 
     Returns
     -------
-    TuneResult with rho and K recomputed at the optimum by ``spectral.spectral_radius`` (digits stated).
+    TuneResult with rho and K recomputed at the optimum by ``rates.spectral_radius`` (digits stated).
     """
     m = as_method(method)
     batch = model.check_batch(batch)
@@ -401,7 +401,7 @@ def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid =
                        extra=[(best[0], best[1], best[2])])
     x, w, f, dx, dw, gap = best
     lr, beta = math.exp(x), (-math.expm1(w) if m.uses_momentum else 0.0)
-    res = spectral.spectral_radius(m, model, batch, lr, beta)
+    res = rates.spectral_radius(m, model, batch, lr, beta)
     rho = float(res.rho)
     out = TuneResult(m.name, batch, lr, beta, rho, float(res.K), int(res.digits), int(res.K_digits()),
                      res.route, res.precision, lr_tol=float(math.expm1(dx)),

@@ -28,16 +28,16 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from numerics.backends import get_backend
-from numerics.montecarlo import batch_means_interval, initial_error
-from numerics.operators import (SecondMomentOperator, as_method, batch_factor_value, decoupled_kernel,
+from .backends import get_backend
+from .montecarlo import batch_means_interval, initial_error
+from .operators import (SecondMomentOperator, as_method, batch_factor_value, decoupled_kernel,
                                 lambdify_matrix, method_arrays)
-from theory import symbols
-from theory.additive import SIGMA_SPECTRA, decoupled_forcing, forcing, svag_parameters
-from theory.errors import InputError
-from theory.methods import Method
-from theory.moments import vech_index
-from theory.sampling import GAUSSIAN_NOISE, SamplingModel
+from ..theory import symbols
+from ..theory.additive import SIGMA_SPECTRA, decoupled_forcing, forcing, svag_parameters
+from ..theory.errors import InputError
+from ..theory.methods import Method
+from ..theory.moments import vech_index
+from ..theory.sampling import GAUSSIAN_NOISE, SamplingModel
 
 DENSE_CHECK_MAX_D = 40      # cross-check with the dense route up to this dimension
 MAX_DIGITS = 14             # float64 agreement beyond this is not distinguishable

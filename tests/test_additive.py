@@ -9,18 +9,18 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from numerics.weak_approx import loss_curve, noise_matrix
-from numerics.operators import SecondMomentOperator, method_arrays
-from theory import symbols
-from theory.additive import (
+from momentum_verify.numerics.weak_approx import loss_curve, noise_matrix
+from momentum_verify.numerics.operators import SecondMomentOperator, method_arrays
+from momentum_verify.theory import symbols
+from momentum_verify.theory.additive import (
     affine_second_moment, decoupled_forcing, descent_lemma_sgd, descent_lemma_sgdm, ell, forcing,
     gamma, k, momentum_state_form, mu_m, noise_covariance, null_direction_moments, one_step_loss_change,
     stationary_block, stationary_with_batch, svag_oracle_moments, svag_parameters, svag_weights,
     undampened_parameters,
 )
-from theory.errors import InputError
-from theory.methods import METHODS
-from theory.sampling import FiniteSum, GAUSSIAN_NOISE, Gaussian
+from momentum_verify.theory.errors import InputError
+from momentum_verify.theory.methods import METHODS
+from momentum_verify.theory.sampling import FiniteSum, GAUSSIAN_NOISE, Gaussian
 
 eta, beta, lam, sigma = symbols.eta, symbols.beta, symbols.lam, symbols.sigma
 h11, h12, h22, s11, s12, s22 = sp.symbols("h11 h12 h22 s11 s12 s22")

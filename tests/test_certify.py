@@ -8,12 +8,12 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from numerics.certify import (
+from momentum_verify.numerics.certify import (
     deterministic_interval, dense_interval, exact_radius_interval, is_positive_definite, secular_interval,
     to_arb,
 )
-from numerics.spectral import spectral_radius
-from theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz
+from momentum_verify.numerics.rates import spectral_radius
+from momentum_verify.theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz
 
 METHODS = ["sgd", "heavy-ball", "nesterov", "sgdm"]
 INF = math.inf

@@ -3,12 +3,12 @@ an unloadable module or an uncertain reading; the momentum rule is parsed safely
 import pytest
 from hypothesis import given, strategies as st
 
-from theory.errors import InputError
-from verify.claim import Claim, Verdict
-from verify.claims import MODULES, load_claims
-from verify.claims.classical import deterministic_rate_claim, kaczmarz_bound_claim, linear_scaling_claim
-from verify.claims.garg_derezinski import parse_momentum_rule, saturation_scales_claim
-from verify.runner import exit_status, jsonable, run_all, run_claim, select
+from momentum_verify.theory.errors import InputError
+from momentum_verify.verify.claim import Claim, Verdict
+from momentum_verify.verify.claims import MODULES, load_claims
+from momentum_verify.verify.claims.classical import deterministic_rate_claim, kaczmarz_bound_claim, linear_scaling_claim
+from momentum_verify.verify.claims.garg_derezinski import parse_momentum_rule, saturation_scales_claim
+from momentum_verify.verify.runner import exit_status, jsonable, run_all, run_claim, select
 
 
 def _verdict(claim, **options):
@@ -99,11 +99,11 @@ def test_select_quick_and_patterns():
 
 
 def test_unloadable_module_is_reported_not_skipped(monkeypatch):
-    monkeypatch.setattr("verify.claims.MODULES", MODULES + ["verify.claims.does_not_exist"])
+    monkeypatch.setattr("momentum_verify.verify.claims.MODULES", MODULES + ["momentum_verify.verify.claims.does_not_exist"])
     claims, errors = load_claims()
-    assert [e.module for e in errors] == ["verify.claims.does_not_exist"]
+    assert [e.module for e in errors] == ["momentum_verify.verify.claims.does_not_exist"]
     outs = run_all(only="no-claim-matches-this")
-    assert [o.id for o in outs] == ["load:verify.claims.does_not_exist"]
+    assert [o.id for o in outs] == ["load:momentum_verify.verify.claims.does_not_exist"]
     assert exit_status(outs) == 1
 
 
@@ -136,7 +136,7 @@ def test_momentum_rule_rejects(text):
 
 
 def test_check_command_bad_rule_exits_2(capsys):
-    from verify.cli import main
+    from momentum_verify.verify.cli import main
     assert main(["check", "--only", "nothing", "--momentum-rule", "import os"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "momentum-rule" in err

@@ -5,7 +5,7 @@ import sys
 import pytest
 import sympy as sp
 
-from verify.cli import main
+from momentum_verify.verify.cli import main
 
 
 def test_deterministic_rate_output_parses_back(capsys):
@@ -30,7 +30,7 @@ def test_every_object_prints(capsys, what, model):
     (["formula", "--method", "sgd", "--model", "nope"], "model"),
 ])
 def test_bad_names_exit_2(argv, param):
-    r = subprocess.run([sys.executable, "-m", "verify", *argv], capture_output=True, text=True)
+    r = subprocess.run([sys.executable, "-m", "momentum_verify", *argv], capture_output=True, text=True)
     assert r.returncode == 2
     assert r.stderr.count("\n") == 1 and f"error: {param}:" in r.stderr
     assert "Traceback" not in r.stderr

@@ -7,7 +7,7 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from verify.cli import main
+from momentum_verify.verify.cli import main
 
 
 def run(capsys, *argv):
@@ -113,6 +113,6 @@ def test_unreadable_matrix_file(capsys, tmp_path):
 
 
 def test_subprocess_exit_status():
-    p = subprocess.run([sys.executable, "-m", "verify", "rate", "--method", "sgd", "--spectrum", "1,2",
+    p = subprocess.run([sys.executable, "-m", "momentum_verify", "rate", "--method", "sgd", "--spectrum", "1,2",
                         "--batch", "1", "--lr", "-1"], capture_output=True, text=True, timeout=120)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "lr" in p.stderr

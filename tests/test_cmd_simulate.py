@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from numerics.montecarlo import exact_moments
-from theory.sampling import Gaussian
-from verify.cli import main
+from momentum_verify.numerics.montecarlo import exact_moments
+from momentum_verify.theory.sampling import Gaussian
+from momentum_verify.verify.cli import main
 
 BASE = ["simulate", "--method", "heavy-ball", "--spectrum", "1,0.5,0.1", "--batch", "2", "--lr", "0.3",
         "--momentum", "0.5", "--steps", "30", "--runs", "2000", "--seed", "1"]
@@ -96,7 +96,7 @@ def test_bad_input_is_one_line_exit_2(capsys, change, param):
 
 
 def test_progress_bar_only_when_enabled_and_after_the_delay(capsys):
-    from verify.cmd_simulate import DelayedProgress
+    from momentum_verify.verify.cmd_simulate import DelayedProgress
     off = DelayedProgress(enabled=False, delay=0.0)
     off(1, 10)
     assert off.bar is None
@@ -112,7 +112,7 @@ def test_progress_bar_only_when_enabled_and_after_the_delay(capsys):
 
 
 def test_exact_skipped_when_too_costly(capsys, tmp_path, monkeypatch):
-    import verify.cmd_simulate as cmd
+    import momentum_verify.verify.cmd_simulate as cmd
     monkeypatch.setattr(cmd, "EXACT_MAX_FLOPS", 1.0)
     np.save(tmp_path / "A.npy", np.random.default_rng(0).standard_normal((5, 3)))
     d = run_json(capsys, ["simulate", "--method", "sgd", "--model", "finite", "--matrix", str(tmp_path / "A.npy"),

@@ -3,9 +3,9 @@ import json
 
 import pytest
 
-from numerics.weak_approx import fitted_order, sweep
-from theory.sampling import Gaussian
-from verify.cli import main
+from momentum_verify.numerics.weak_approx import fitted_order, sweep
+from momentum_verify.theory.sampling import Gaussian
+from momentum_verify.verify.cli import main
 
 BASE = ["weak-approx", "--spectrum", "0.5,1,2", "--horizon", "2"]
 

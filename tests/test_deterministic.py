@@ -4,9 +4,9 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from theory import symbols
-from theory.formulas import deterministic_tuning, first_moment_charpoly
-from theory.methods import get_method
+from momentum_verify.theory import symbols
+from momentum_verify.theory.formulas import deterministic_tuning, first_moment_charpoly
+from momentum_verify.theory.methods import get_method
 
 k, mu, L = symbols.kappa, symbols.mu, symbols.L
 s = sp.sqrt(k)

@@ -3,10 +3,10 @@ import mpmath as mp
 import pytest
 import sympy as sp
 
-from numerics.precision import exact
-from numerics.spectral import spectral_radius
-from theory.errors import InputError
-from theory.sampling import Gaussian
+from momentum_verify.numerics.precision import exact
+from momentum_verify.numerics.rates import spectral_radius
+from momentum_verify.theory.errors import InputError
+from momentum_verify.theory.sampling import Gaussian
 
 
 def test_mpf_and_float_are_binary_fractions():

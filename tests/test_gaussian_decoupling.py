@@ -8,11 +8,11 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from numerics.operators import DecoupledProblem
-from theory import symbols
-from theory.methods import METHODS
-from theory.moments import decoupled_block
-from theory.sampling import GAUSSIAN_NOISE, Gaussian
+from momentum_verify.numerics.operators import DecoupledProblem
+from momentum_verify.theory import symbols
+from momentum_verify.theory.methods import METHODS
+from momentum_verify.theory.moments import decoupled_block
+from momentum_verify.theory.sampling import GAUSSIAN_NOISE, Gaussian
 
 
 def isserlis_fourth(H, zeros, kron):
@@ -98,7 +98,7 @@ def test_numeric_up_to_d6(d, name, lr, mom, batch, seed):
     rng = np.random.default_rng(seed)
     spec = rng.uniform(0.05, 1.0, size=d)
     method = METHODS[name]
-    from numerics.operators import method_arrays
+    from momentum_verify.numerics.operators import method_arrays
     A, b, c = method_arrays(method, lr, mom)
     Tk = kronecker_T(A, b[:, None], c[:, None], np.diag(spec), 1.0 / batch, (np.kron, np.eye))
     R = np.array(restrict_to_diagonal_blocks(Tk, method.s, d))

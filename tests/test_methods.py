@@ -2,11 +2,11 @@
 import sympy as sp
 import pytest
 
-from theory import symbols
-from theory.methods import METHODS, get_method
-from theory.errors import InputError
-from theory.moments import decoupled_block, second_moment_operator, secular_term, first_moment_operator
-from theory.sampling import Gaussian, GAUSSIAN_NOISE, Coordinate
+from momentum_verify.theory import symbols
+from momentum_verify.theory.methods import METHODS, get_method
+from momentum_verify.theory.errors import InputError
+from momentum_verify.theory.moments import decoupled_block, second_moment_operator, secular_term, first_moment_operator
+from momentum_verify.theory.sampling import Gaussian, GAUSSIAN_NOISE, Coordinate
 
 eta, beta = symbols.eta, symbols.beta
 l1, l2 = sp.symbols("l1 l2", positive=True)

@@ -21,12 +21,12 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings, strategies as st
 
-from numerics import montecarlo
-from numerics.montecarlo import exact_moments, log_slope, simulate
-from numerics.operators import SecondMomentOperator
-from theory.errors import InputError
-from theory.methods import METHODS
-from theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz
+from momentum_verify.numerics import montecarlo
+from momentum_verify.numerics.montecarlo import exact_moments, log_slope, simulate
+from momentum_verify.numerics.operators import SecondMomentOperator
+from momentum_verify.theory.errors import InputError
+from momentum_verify.theory.methods import METHODS
+from momentum_verify.theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz
 
 ALPHA = 1e-4
 STEPS, RUNS = 40, 3000
@@ -136,7 +136,7 @@ def test_rate_fit_on_fixed_instances(method, model, batch, lr, momentum):
     assert res.rate_fit.reliable and res.rate_fit.window[1] >= 20
     check_against_exact(res, method, model, batch, lr, momentum)
     try:
-        from numerics.spectral import spectral_radius
+        from momentum_verify.numerics.rates import spectral_radius
     except ImportError:
         return
     rho = float(spectral_radius(method, model, batch, lr, momentum).rho)
@@ -285,7 +285,7 @@ def test_without_replacement_needs_batch_at_most_n():
 
 def test_gaussian_reduced_sampler_has_the_law_of_the_direct_one():
     """G_B y from d + B normals against B d normals: mean, second and fourth moments of u agree."""
-    from numerics.backends import get_backend
+    from momentum_verify.numerics.backends import get_backend
     model = Gaussian([1.0, 0.5, 0.1])
     y = np.tile(np.array([0.3, -1.0, 2.0]), (200_000, 1))
     draws = {}

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from verify.claim import Claim, Verdict
-from verify.report import parse_verdicts, render_markdown, write_report
-from verify.runner import run_all, run_claim
+from momentum_verify.verify.claim import Claim, Verdict
+from momentum_verify.verify.report import parse_verdicts, render_markdown, write_report
+from momentum_verify.verify.runner import run_all, run_claim
 
 REPORT = Path(__file__).resolve().parent.parent / "paper_checks.md"
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -46,7 +46,7 @@ def test_figures_are_drawn_linked_and_pruned(tmp_path):
 
 
 def test_check_json_output(capsys):
-    from verify.cli import main
+    from momentum_verify.verify.cli import main
     rc = main(["check", "--only", "classical.coordinate-descent", "--json"])
     out = json.loads(capsys.readouterr().out)
     assert rc == 0

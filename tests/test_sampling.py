@@ -9,8 +9,8 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from theory.errors import InputError
-from theory.sampling import (Coordinate, FiniteSum, Gaussian, Kaczmarz, batch_factor, check_batch)
+from momentum_verify.theory.errors import InputError
+from momentum_verify.theory.sampling import (Coordinate, FiniteSum, Gaussian, Kaczmarz, batch_factor, check_batch)
 
 
 def _enumerate_cov(G, Y, B, probs, without):

@@ -8,10 +8,10 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from numerics.operators import DecoupledProblem, SecondMomentOperator
-from numerics.spectral import RateResult, format_digits, rho_grid, spectral_radius
-from theory.errors import InputError
-from theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz
+from momentum_verify.numerics.operators import DecoupledProblem, SecondMomentOperator
+from momentum_verify.numerics.rates import RateResult, format_digits, rho_grid, spectral_radius
+from momentum_verify.theory.errors import InputError
+from momentum_verify.theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz
 
 METHODS = ["sgd", "heavy-ball", "nesterov", "sgdm"]
 INF = math.inf
@@ -80,7 +80,7 @@ def test_reduced_operator_has_the_full_spectral_radius(method):
         red = np.max(np.abs(np.linalg.eigvals(DecoupledProblem(method, g, B, lr, mom).dense())))
         assert abs(full[0][k]) == pytest.approx(red, rel=1e-9)
         assert abs(full[0][k].imag) <= 1e-9 * abs(full[0][k])
-        from theory.moments import vech_index
+        from momentum_verify.theory.moments import vech_index
         m = 2 * g.d
         P = np.zeros((m, m))
         for v, (i, j) in zip(np.real(full[1][:, k]), vech_index(m)):

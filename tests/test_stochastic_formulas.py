@@ -15,15 +15,15 @@ import pytest
 import sympy as sp
 from hypothesis import given, strategies as st
 
-from numerics.operators import DecoupledProblem
-from numerics.spectral import spectral_radius
-from theory import symbols
-from theory.asymptotics import family_spectrum, sgd_series, top_root_mp, tuned_rate, tuned_sequence
-from theory.errors import InputError
-from theory.methods import get_method
-from theory.moments import decoupled_block
-from theory.sampling import GAUSSIAN_NOISE, Gaussian
-from theory.stochastic import (ISOTROPIC, Spectrum, d, isotropic_roots, isotropic_sgd, parse_spectrum,
+from momentum_verify.numerics.operators import DecoupledProblem
+from momentum_verify.numerics.rates import spectral_radius
+from momentum_verify.theory import symbols
+from momentum_verify.theory.asymptotics import family_spectrum, sgd_series, top_root_mp, tuned_rate, tuned_sequence
+from momentum_verify.theory.errors import InputError
+from momentum_verify.theory.methods import get_method
+from momentum_verify.theory.moments import decoupled_block
+from momentum_verify.theory.sampling import GAUSSIAN_NOISE, Gaussian
+from momentum_verify.theory.stochastic import (ISOTROPIC, Spectrum, d, isotropic_roots, isotropic_sgd, parse_spectrum,
                                rate_polynomial, tuning_conditions)
 
 B, z, eta, beta = symbols.B, symbols.z, symbols.eta, symbols.beta
@@ -228,7 +228,7 @@ def test_sgd_series_orders_more(m_value, b):
 @pytest.mark.parametrize("m_value,b", [(4, 1), (4, 16), (1, 2)])
 def test_heavy_ball_series_orders(m_value, b):
     """K_hb = kappa (m+1)/(4B) (1 + 2 (B + sqrt m)/(m+1) kappa^(-1/2) + ...) against exact tuned rates."""
-    from theory.asymptotics import heavy_ball_series
+    from momentum_verify.theory.asymptotics import heavy_ball_series
     s = heavy_ball_series()
     kappas = [10**4, 10**5, 10**6]
     e1, e2 = _errors(s, kappas, m_value, b)
@@ -243,8 +243,8 @@ def test_heavy_ball_series_orders(m_value, b):
                                   ["--method", "nesterov", "--spectrum", "1^d", "--batch", "8"],
                                   ["--method", "sgd", "--spectrum", "1^m,(1/kappa)^1"]])
 def test_json_round_trip(args, capsys):
-    from verify.cli import main
-    from verify.cmd_formula import stochastic_rate_lines
+    from momentum_verify.verify.cli import main
+    from momentum_verify.verify.cmd_formula import stochastic_rate_lines
     assert main(["formula", "--what", "stochastic-rate", "--json"] + args) == 0
     out = json.loads(capsys.readouterr().out)
     get = dict(zip(args[::2], args[1::2]))
@@ -261,7 +261,7 @@ def test_json_round_trip(args, capsys):
 @pytest.mark.parametrize("args,param", [(["--spectrum", "q^2"], "spectrum"), (["--batch", "0"], "batch"),
                                         (["--batch", "x"], "batch"), (["--model", "finite"], "model")])
 def test_cli_errors(args, param, capsys):
-    from verify.cli import main
+    from momentum_verify.verify.cli import main
     assert main(["formula", "--method", "sgd", "--what", "stochastic-rate"] + args) == 2
     err = capsys.readouterr().err
     assert f"error: {param}:" in err and len(err.strip().splitlines()) == 1

@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given, strategies as st
 
-from theory.errors import InputError
-from verify import sweep
-from verify.cli import main
+from momentum_verify.theory.errors import InputError
+from momentum_verify.verify import sweep
+from momentum_verify.verify.cli import main
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -389,7 +389,7 @@ def test_cli_sigterm_then_resume(tmp_path):
                     .replace('["sgd"]', '["sgd", "heavy-ball", "nesterov"]')
                     .replace('[1, "inf"]', '[1, 2, 4, 8, 16, 32, 64, "inf"]'))
     out = tmp_path / "run"
-    cmd = [sys.executable, "-m", "verify", "sweep", str(spec), "--out", str(out), "--workers", "2", "--json"]
+    cmd = [sys.executable, "-m", "momentum_verify", "sweep", str(spec), "--out", str(out), "--workers", "2", "--json"]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.time() + 120

@@ -13,12 +13,12 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from numerics.spectral import rho_grid, spectral_radius
-from numerics.tuning import TuneGrid, loglog_slope, saturation_batch, tune, tune_curve
-from theory.methods import Method
-from theory.sampling import FiniteSum, Gaussian
-from theory.symbols import beta, eta
-from verify.cli import main
+from momentum_verify.numerics.rates import rho_grid, spectral_radius
+from momentum_verify.numerics.tuning import TuneGrid, loglog_slope, saturation_batch, tune, tune_curve
+from momentum_verify.theory.methods import Method
+from momentum_verify.theory.sampling import FiniteSum, Gaussian
+from momentum_verify.theory.symbols import beta, eta
+from momentum_verify.verify.cli import main
 
 FINE = TuneGrid(ftol=1e-10, xtol=1e-9)          # tighter stopping, for closed-form comparisons
 

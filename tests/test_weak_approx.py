@@ -7,13 +7,13 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from numerics.label_noise import simulate_label_noise, slow_sde_prediction
-from numerics.weak_approx import (
+from momentum_verify.numerics.label_noise import simulate_label_noise, slow_sde_prediction
+from momentum_verify.numerics.weak_approx import (
     bound_check, fitted_order, gap_curve, local_orders, loss_curve, scaled_momentum, simulate_additive, svag_gap,
     sweep, weak_error,
 )
-from theory.errors import InputError
-from theory.sampling import FiniteSum, Gaussian
+from momentum_verify.theory.errors import InputError
+from momentum_verify.theory.sampling import FiniteSum, Gaussian
 
 MODEL = Gaussian([0.5, 1.0, 2.0])
 LRS = [0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001]
@@ -193,7 +193,7 @@ def test_monte_carlo_interval_coverage_is_calibrated():
 
 
 def test_wang2024_quick_claims_hold():
-    from verify.claims.wang2024 import CLAIMS
+    from momentum_verify.verify.claims.wang2024 import CLAIMS
     for c in CLAIMS:
         if c.quick:
             v = c.run()

@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import sympy as sp
 
-from theory import symbols
-from theory.errors import InputError
-from theory.methods import Method
-from theory.moments import apply_second_moment, decoupled_block, first_moment_operator, vech
-from theory.sampling import DecoupledNoise, SamplingModel
+from . import symbols
+from .errors import InputError
+from .methods import Method
+from .moments import apply_second_moment, decoupled_block, first_moment_operator, vech
+from .sampling import DecoupledNoise, SamplingModel
 
 eta, beta, lam, sigma = symbols.eta, symbols.beta, symbols.lam, symbols.sigma
 gamma = sp.Symbol("gamma", positive=True)     # step of the undampened form

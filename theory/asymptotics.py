@@ -28,8 +28,8 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from theory import symbols
-from theory.stochastic import Spectrum, rate_polynomial, m as m_sym
+from . import symbols
+from .stochastic import Spectrum, rate_polynomial, m as m_sym
 
 z, eta, beta = symbols.z, symbols.eta, symbols.beta
 eps = sp.Symbol("epsilon", positive=True)       # 1/kappa
@@ -127,8 +127,8 @@ def _global_start(method: str, spectrum: Spectrum, batch, momentum: bool):
     integer: this is only a starting point for Newton)."""
     from scipy.optimize import minimize
 
-    from numerics.spectral import rho_grid
-    from theory.sampling import Gaussian
+    from ..numerics.rates import rho_grid
+    from .sampling import Gaussian
 
     lams = [float(v) for v in spectrum.expanded()]
     model = Gaussian(lams)
@@ -347,7 +347,7 @@ def sgd_series() -> Series:
     The t^3 coefficient of Q fixes x0, the t^4 coefficient gives x1(y) on the top branch y > 0, maximised
     over y. Then K = 1/(x0 eps) (1 - (x1/x0) t + O(t^2)).
     """
-    from theory.stochastic import ISOTROPIC, isotropic_sgd, d as d_sym
+    from .stochastic import ISOTROPIC, isotropic_sgd, d as d_sym
 
     x0, x1, t = sp.symbols("x0 x1 t")
     y = sp.Symbol("y", positive=True)

@@ -10,10 +10,10 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory import symbols
-from theory.methods import Method, get_method
-from theory.moments import decoupled_block
-from theory.sampling import GAUSSIAN_NOISE, DecoupledNoise
+from . import symbols
+from .methods import Method, get_method
+from .moments import decoupled_block
+from .sampling import GAUSSIAN_NOISE, DecoupledNoise
 
 eta, beta, lam, z = symbols.eta, symbols.beta, symbols.lam, symbols.z
 mu, L, kappa = symbols.mu, symbols.L, symbols.kappa

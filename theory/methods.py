@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import sympy as sp
 
-from theory.errors import InputError
-from theory.symbols import beta, eta
+from .errors import InputError
+from .symbols import beta, eta
 
 
 @dataclass(frozen=True)

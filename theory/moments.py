@@ -13,9 +13,9 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory import symbols
-from theory.methods import Method
-from theory.sampling import DecoupledNoise, SamplingModel, batch_factor
+from . import symbols
+from .methods import Method
+from .sampling import DecoupledNoise, SamplingModel, batch_factor
 
 
 # --------------------------------------------------------------------------------------------------

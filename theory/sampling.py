@@ -17,8 +17,8 @@ from typing import Sequence
 import numpy as np
 import sympy as sp
 
-from theory import symbols
-from theory.errors import InputError
+from . import symbols
+from .errors import InputError
 
 
 # --------------------------------------------------------------------------------------------------

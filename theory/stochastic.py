@@ -29,13 +29,13 @@ from functools import lru_cache
 
 import sympy as sp
 
-from theory import symbols
-from theory.errors import InputError
-from theory.formulas import second_moment_charpoly
-from theory.methods import Method, get_method
-from theory.moments import secular_term
-from theory.parse import parse_expression
-from theory.sampling import GAUSSIAN_NOISE, batch_factor
+from . import symbols
+from .errors import InputError
+from .formulas import second_moment_charpoly
+from .methods import Method, get_method
+from .moments import secular_term
+from .parse import parse_expression
+from .sampling import GAUSSIAN_NOISE, batch_factor
 
 z, eta, beta, lam, B = symbols.z, symbols.eta, symbols.beta, symbols.lam, symbols.B
 F_B = sp.Symbol("f_B", nonnegative=True)        # the batch factor as a symbol (1/B, (n-B)/(B(n-1)), ...)

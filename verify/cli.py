@@ -11,16 +11,16 @@ import importlib
 import importlib.util
 import sys
 
-from theory.errors import InputError
+from ..theory.errors import InputError
 
 COMMANDS = {
-    "check": ("verify.cmd_check", "run the claims of the papers and write paper_checks.md"),
-    "formula": ("verify.cmd_formula", "print a derived formula (operators, charpolys, rates)"),
-    "rate": ("verify.cmd_rate", "spectral radius of the second-moment operator"),
-    "tune": ("verify.cmd_tune", "optimal step size and momentum per batch size"),
-    "simulate": ("verify.cmd_simulate", "Monte Carlo simulation against the exact recursion"),
-    "weak-approx": ("verify.cmd_weak_approx", "SGDM vs SGD at small learning rates (Wang et al. 2024)"),
-    "sweep": ("verify.cmd_sweep", "grids of rate/tune points on Dask"),
+    "check": ("momentum_verify.verify.cmd_check", "run the claims of the papers and write paper_checks.md"),
+    "formula": ("momentum_verify.verify.cmd_formula", "print a derived formula (operators, charpolys, rates)"),
+    "rate": ("momentum_verify.verify.cmd_rate", "spectral radius of the second-moment operator"),
+    "tune": ("momentum_verify.verify.cmd_tune", "optimal step size and momentum per batch size"),
+    "simulate": ("momentum_verify.verify.cmd_simulate", "Monte Carlo simulation against the exact recursion"),
+    "weak-approx": ("momentum_verify.verify.cmd_weak_approx", "SGDM vs SGD at small learning rates (Wang et al. 2024)"),
+    "sweep": ("momentum_verify.verify.cmd_sweep", "grids of rate/tune points on Dask"),
 }
 
 

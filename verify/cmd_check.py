@@ -10,7 +10,7 @@ import json
 import sys
 from contextlib import nullcontext
 
-from verify.runner import exit_status, run_all
+from .runner import exit_status, run_all
 
 DEFAULT_REPORT = "paper_checks.md"
 
@@ -43,8 +43,8 @@ def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
 
-    from verify.claims.garg_derezinski import parse_momentum_rule
-    from verify.report import write_report
+    from .claims.garg_derezinski import parse_momentum_rule
+    from .report import write_report
 
     if args.momentum_rule is not None:
         parse_momentum_rule(args.momentum_rule)          # bad input: one line, exit 2, before any work

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import sympy as sp
 
-from theory import symbols
-from theory.errors import InputError
-from theory.formulas import deterministic_tuning, first_moment_charpoly, render, second_moment_charpoly
-from theory.methods import METHODS, get_method
-from theory.moments import decoupled_block, first_moment_block, secular_term
-from theory.sampling import COORDINATE_DIAGONAL_NOISE, GAUSSIAN_NOISE, MODELS
+from ..theory import symbols
+from ..theory.errors import InputError
+from ..theory.formulas import deterministic_tuning, first_moment_charpoly, render, second_moment_charpoly
+from ..theory.methods import METHODS, get_method
+from ..theory.moments import decoupled_block, first_moment_block, secular_term
+from ..theory.sampling import COORDINATE_DIAGONAL_NOISE, GAUSSIAN_NOISE, MODELS
 
 WHATS = ["first-moment", "second-moment", "charpoly", "deterministic-rate", "stochastic-rate"]
 DECOUPLED = {"gaussian": GAUSSIAN_NOISE, "coordinate": COORDINATE_DIAGONAL_NOISE}
@@ -67,8 +67,8 @@ def stochastic_rate_lines(method_name: str, spectrum: str | None, batch: str | N
                           model: str = "gaussian") -> list[tuple[str, object]]:
     """``--what stochastic-rate``: the polynomial whose largest real root is rho(T) on a gaussian
     spectrum with few distinct eigenvalues, and its closed forms / tuning conditions / expansion."""
-    from theory.asymptotics import FAMILY_SYMBOLIC, eps, heavy_ball_series, sgd_series
-    from theory.stochastic import (isotropic_sgd, parse_batch_expr, parse_spectrum, rate_polynomial,
+    from ..theory.asymptotics import FAMILY_SYMBOLIC, eps, heavy_ball_series, sgd_series
+    from ..theory.stochastic import (isotropic_sgd, parse_batch_expr, parse_spectrum, rate_polynomial,
                                    tuning_conditions)
 
     if model != "gaussian":

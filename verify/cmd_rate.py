@@ -4,11 +4,11 @@ from __future__ import annotations
 import json
 import math
 
-from theory.errors import InputError
-from theory.methods import METHODS, get_method
-from theory.parse import parse_number_exact
-from theory.sampling import MODELS, check_model_name
-from verify.parsing import load_array, parse_batch, parse_momentum, parse_positive, parse_spec
+from ..theory.errors import InputError
+from ..theory.methods import METHODS, get_method
+from ..theory.parse import parse_number_exact
+from ..theory.sampling import MODELS, check_model_name
+from .parsing import load_array, parse_batch, parse_momentum, parse_positive, parse_spec
 
 
 def add_parser(p):
@@ -60,8 +60,8 @@ def parse_digits(text):
 
 
 def run(args) -> int:
-    from numerics.spectral import format_digits
-    from numerics.spectral import spectral_radius
+    from ..numerics.rates import format_digits
+    from ..numerics.rates import spectral_radius
     method = get_method(args.method)
     parse_positive(args.lr, "lr")                       # validation with the parameter's name
     parse_momentum(args.momentum, "momentum")

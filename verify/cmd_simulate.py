@@ -9,11 +9,11 @@ import time
 
 import numpy as np
 
-from theory.errors import InputError
-from theory.methods import METHODS, get_method
-from theory.sampling import MODELS
-from verify.cmd_rate import build_model   # the model options are those of `rate`
-from verify.parsing import parse_batch, parse_momentum, parse_number, parse_positive, parse_spec
+from ..theory.errors import InputError
+from ..theory.methods import METHODS, get_method
+from ..theory.sampling import MODELS
+from .cmd_rate import build_model   # the model options are those of `rate`
+from .parsing import parse_batch, parse_momentum, parse_number, parse_positive, parse_spec
 
 TABLE_ROWS = 12
 EXACT_MAX_FLOPS = 1e11      # about a minute of dense second-moment recursion
@@ -92,7 +92,7 @@ def _finite_list(values) -> list:
 def exact_rate(method, model, batch, lr, momentum):
     """The spectral radius from numerics.spectral (None where that engine is not installed)."""
     try:
-        from numerics.spectral import spectral_radius
+        from ..numerics.rates import spectral_radius
     except ImportError:
         return None
     try:
@@ -192,7 +192,7 @@ def plot(res, exact_err2, path: str, title: str):
 # run
 # --------------------------------------------------------------------------------------------------
 def run(args) -> int:
-    from numerics.montecarlo import exact_cost, exact_moments, simulate
+    from ..numerics.montecarlo import exact_cost, exact_moments, simulate
 
     method = get_method(args.method)
     model = build_model(args)

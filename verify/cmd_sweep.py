@@ -5,8 +5,8 @@ import json
 import signal
 import sys
 
-from theory.errors import InputError
-from verify.sweep import CONNECT_TIMEOUT_S, load_spec, run_sweep
+from ..theory.errors import InputError
+from .sweep import CONNECT_TIMEOUT_S, load_spec, run_sweep
 
 
 def add_parser(p):

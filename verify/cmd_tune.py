@@ -9,11 +9,11 @@ from __future__ import annotations
 import json
 import math
 
-from theory.errors import InputError
-from theory.methods import METHODS, get_method
-from theory.sampling import MODELS
-from verify.cmd_rate import build_model
-from verify.parsing import parse_batch, parse_list
+from ..theory.errors import InputError
+from ..theory.methods import METHODS, get_method
+from ..theory.sampling import MODELS
+from .cmd_rate import build_model
+from .parsing import parse_batch, parse_list
 
 DEFAULT_METHODS = "sgd,heavy-ball,nesterov"
 
@@ -61,7 +61,7 @@ def _fmt(x, digits: int = 6) -> str:
 
 def table_lines(curve) -> list[str]:
     """The human-readable table: one block per method."""
-    from numerics.spectral import format_digits
+    from ..numerics.rates import format_digits
     out = []
     for m, rows in curve.results.items():
         out.append(f"{m}:")
@@ -134,7 +134,7 @@ def plot(curve, path: str):
 
 
 def run(args) -> int:
-    from numerics.tuning import tune_curve
+    from ..numerics.tuning import tune_curve
     methods = parse_methods(args.method)
     batches = parse_list(args.batch, parse_batch, "batch")
     seed = _int_option(args.seed, "seed", 0)

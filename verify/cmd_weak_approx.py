@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import math
 
-from numerics.weak_approx import bound_check, fitted_order, local_orders, sweep
-from theory.additive import NOISE_COVARIANCES
-from theory.errors import InputError
-from theory.sampling import Gaussian
-from verify.parsing import load_array, parse_list, parse_momentum, parse_number, parse_positive, parse_spec
+from ..numerics.weak_approx import bound_check, fitted_order, local_orders, sweep
+from ..theory.additive import NOISE_COVARIANCES
+from ..theory.errors import InputError
+from ..theory.sampling import Gaussian
+from .parsing import load_array, parse_list, parse_momentum, parse_number, parse_positive, parse_spec
 
 
 def add_parser(p):

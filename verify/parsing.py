@@ -10,8 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
-from theory.errors import InputError
-from theory.parse import parse_number_exact
+from ..theory.errors import InputError
+from ..theory.parse import parse_number_exact
 
 
 def parse_number(text: str, param: str) -> float:

@@ -11,7 +11,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from verify.runner import Outcome, jsonable
+from .runner import Outcome, jsonable
 
 VERDICT_MARK = {"holds": "holds", "fails": "**fails**", "inconclusive": "inconclusive"}
 _ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|(?:[^|\\]|\\.)*\|\s*\**(holds|fails|inconclusive)\**\s*\|")

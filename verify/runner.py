@@ -15,8 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from verify.claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
-from verify.claims import LoadError, load_claims
+from .claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
+from .claims import LoadError, load_claims
 
 VERDICTS = (HOLDS, FAILS, INCONCLUSIVE)
 

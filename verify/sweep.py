@@ -27,10 +27,10 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable
 
-from theory.errors import InputError
-from theory.methods import METHODS, get_method
-from theory.sampling import check_model_name
-from verify.parsing import load_array, parse_batch, parse_number, parse_spec
+from ..theory.errors import InputError
+from ..theory.methods import METHODS, get_method
+from ..theory.sampling import check_model_name
+from .parsing import load_array, parse_batch, parse_number, parse_spec
 
 TASKS = ("tune", "rate")
 SPECTRUM_MODELS = ("gaussian", "coordinate")        # models given by a spectrum (a diagonal H)
@@ -338,19 +338,19 @@ def compute_point(point: Point) -> dict:
     columns of the CSV (lr, momentum, rho, digits, K, route, precision) as strings."""
     model = build_model(point.model, point.source, point.instance, point.path, point.without_replacement)
     if point.task == "rate":
-        from numerics.spectral import spectral_radius
+        from ..numerics.rates import spectral_radius
         res = spectral_radius(point.method, model, point.batch, point.lr, point.momentum, digits=point.digits)
         out = res.to_json()
         return {"lr": repr(point.lr), "momentum": repr(point.momentum), "rho": out["rho"], "K": out["K"],
                 "digits": out["digits"], "route": out.get("route", ""), "precision": out.get("precision", "")}
-    from numerics.tuning import tune
+    from ..numerics.tuning import tune
     res = tune(point.method, model, point.batch, seed=point.seed)
     return tune_columns(res)
 
 
 def tune_columns(res) -> dict:
     """CSV columns of a ``numerics.tuning.TuneResult``: rho and K to the digits the tuner states."""
-    from numerics.spectral import format_digits
+    from ..numerics.rates import format_digits
     return {"lr": repr(float(res.lr)), "momentum": repr(float(res.momentum)),
             "rho": format_digits(res.rho, res.rho_digits), "digits": int(res.rho_digits),
             "K": format_digits(res.K, res.K_digits), "route": res.route, "precision": res.precision}
@@ -556,7 +556,7 @@ def check_cluster(client, point_fn: Callable, timeout: float = 120):
         client.submit(run_chunk, [], point_fn, pure=False).result(timeout=timeout)
     except Exception as exc:
         raise InputError("--scheduler", "the cluster cannot run the sweep's tasks (start the scheduler and "
-                                        "workers where `import verify.sweep` works: pip install -e . or "
+                                        "workers where `import momentum_verify.verify.sweep` works: pip install -e . or "
                                         f"PYTHONPATH): {_one_line(type(exc).__name__ + ': ' + str(exc), 160)}") \
             from None
 
@@ -739,7 +739,7 @@ def summarize(spec: SweepSpec, table: list[dict]) -> dict:
     """Per instance and method: the curve (lr, momentum, rho, K, B*K per batch), the acceleration
     K_sgd / K_m, its fitted log-log slope and the saturation batch, computed by ``numerics.tuning``'s
     own curve functions (the same definitions as ``tune_curve``) from the rows of the table."""
-    from numerics.tuning import _slope_window, loglog_slope, model_info, saturation_batch
+    from ..numerics.tuning import _slope_window, loglog_slope, model_info, saturation_batch
 
     batches = sorted(spec.batches)
     finite = [b for b in batches if math.isfinite(b)]

@@ -9,13 +9,13 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from verify.claim import Claim
+from ..claim import Claim
 
 MODULES = [
-    "verify.claims.classical",
-    "verify.claims.garg_derezinski",
-    "verify.claims.stochastic_formulas",
-    "verify.claims.wang2024",
+    "momentum_verify.verify.claims.classical",
+    "momentum_verify.verify.claims.garg_derezinski",
+    "momentum_verify.verify.claims.stochastic_formulas",
+    "momentum_verify.verify.claims.wang2024",
 ]
 
 

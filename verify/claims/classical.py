@@ -16,12 +16,12 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from theory import symbols
-from theory.formulas import deterministic_tuning
-from theory.sampling import Coordinate, DecoupledNoise, FiniteSum, Gaussian, Kaczmarz
-from numerics.tuning import loglog_slope
-from verify.claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
-from verify.claims.common import (
+from ...theory import symbols
+from ...theory.formulas import deterministic_tuning
+from ...theory.sampling import Coordinate, DecoupledNoise, FiniteSum, Gaussian, Kaczmarz
+from ...numerics.tuning import loglog_slope
+from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
+from .common import (
     condition_numbers, d_sym, monte_carlo_rate, mp_str, rate_str, routes_of, sig, stated, value,
     within_factor,
 )
@@ -67,7 +67,7 @@ def _merge(a: str, b: str) -> str:
 
 
 def _spectral():
-    from numerics.spectral import spectral_radius
+    from ...numerics.rates import spectral_radius
     return spectral_radius
 
 
@@ -286,7 +286,7 @@ def linear_scaling_claim(rho_text: str = "(d + 1)/(B + d + 1)", eta_text: str = 
 
     def check(**_):
         spectral_radius = _spectral()
-        from numerics.tuning import tune_curve
+        from ...numerics.tuning import tune_curve
         model = Gaussian(np.ones(dim))
         rho_s, eta_s, edge_s, crit_s = (stated(t, p) for t, p in
                                         ((rho_text, "rho"), (eta_text, "eta"), (edge_text, "edge"),
@@ -391,7 +391,7 @@ KIDAMBI_STATEMENT = ("As reported (MATH.md §7): with batch size 1 and the best 
 
 @lru_cache(maxsize=None)
 def kidambi_tuned(inst: str, kappa: int, method: str):
-    from numerics.tuning import tune
+    from ...numerics.tuning import tune
     return tune(method, kidambi_instances(kappa)[inst], 1)
 
 
@@ -456,8 +456,8 @@ def liu_belkin_claim(*, batch: int = 1, claim_id: str = "classical.liu-belkin-ne
 
     def check(**_):
         spectral_radius = _spectral()
-        from numerics.spectral import rho_grid
-        from numerics.tuning import tune
+        from ...numerics.rates import rho_grid
+        from ...numerics.tuning import tune
         model = liu_belkin_model()
         cn = condition_numbers(model)
         t = tune("sgd", model, batch)
@@ -515,7 +515,7 @@ def loizou_richtarik_claim(a1_text: str = LR_A1, a2_text: str = LR_A2, *,
                  "we recall Theorem 1 (the text is not in the repository).")
 
     def check(**_):
-        from numerics.spectral import rho_grid
+        from ...numerics.rates import rho_grid
         a1_s, a2_s = stated(a1_text, "a1"), stated(a2_text, "a2")
         numbers, ok, n_pts = {}, True, 0
         for name in ("gaussian 40x6", "coherent rows 30x6"):
@@ -558,7 +558,7 @@ def lee_saturation_claim(scale_text: str = "kappa_bar/sqrt(kappa)", *,
                  "O(sqrt(kappa)).")
 
     def check(**_):
-        from verify.claims.garg_derezinski import GAUSSIAN_PANEL, measure
+        from .garg_derezinski import GAUSSIAN_PANEL, measure
         scale = stated(scale_text, "scale")
         numbers, verdicts = {}, []
         for name in GAUSSIAN_PANEL:

@@ -8,9 +8,9 @@ import mpmath as mp
 import numpy as np
 import sympy as sp
 
-from theory import symbols
-from theory.parse import parse_expression
-from theory.sampling import Gaussian, RankOneModel, SamplingModel
+from ...theory import symbols
+from ...theory.parse import parse_expression
+from ...theory.sampling import Gaussian, RankOneModel, SamplingModel
 
 d_sym = sp.Symbol("d", positive=True)
 #: names a stated formula may use (MATH.md notation)
@@ -109,7 +109,7 @@ def within_factor(ratio: float, factor: float) -> bool:
 def monte_carlo_rate(method, model, batch, lr, momentum, steps: int, runs: int, seed: int = 0):
     """(RateFit or None, printable string): the decay rate of E||e_k||^2 fitted to a simulation of the very
     process (numerics.montecarlo), with its confidence interval."""
-    from numerics.montecarlo import simulate
+    from ...numerics.montecarlo import simulate
     res = simulate(method, model, batch, lr, momentum, steps, runs, seed=seed)
     fit = res.rate_fit
     if fit is None:

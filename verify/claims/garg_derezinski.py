@@ -16,12 +16,12 @@ from functools import lru_cache
 import numpy as np
 import sympy as sp
 
-from theory import symbols
-from theory.formulas import deterministic_tuning
-from theory.parse import parse_expression
-from theory.sampling import Coordinate, Gaussian, Kaczmarz
-from verify.claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
-from verify.claims.common import condition_numbers, sig, stated, within_factor
+from ...theory import symbols
+from ...theory.formulas import deterministic_tuning
+from ...theory.parse import parse_expression
+from ...theory.sampling import Coordinate, Gaussian, Kaczmarz
+from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
+from .common import condition_numbers, sig, stated, within_factor
 
 SOURCE = "Garg and Derezinski (2026), abstract, as reported in MATH.md §7"
 METHODS = ("sgd", "heavy-ball", "nesterov")
@@ -53,12 +53,12 @@ class Instance:
 
 
 def _kaczmarz(kind):
-    from verify.claims.classical import kaczmarz_matrices
+    from .classical import kaczmarz_matrices
     return Kaczmarz(kaczmarz_matrices()[kind])
 
 
 def _coord_dense():
-    from verify.claims.classical import coordinate_matrices
+    from .classical import coordinate_matrices
     return Coordinate(H=coordinate_matrices()["scaled wishart 6x6"])
 
 
@@ -122,7 +122,7 @@ def measure(name: str) -> Measured:
     Two search routes for the momentum optimum: numerics.tuning's global search, and a 1-D step search
     along Polyak's relation (``DEFAULT_RULES``); every evaluated point bounds the optimum from above, so
     K* = min of the two. Batches where the second route won are recorded (``tuner_beaten``)."""
-    from numerics.tuning import loglog_slope, saturation_batch, tune_curve
+    from ...numerics.tuning import loglog_slope, saturation_batch, tune_curve
     inst = PANEL[name]
     model = inst.model()
     cn = condition_numbers(model)
@@ -367,7 +367,7 @@ def _rule_kernel(expr: sp.Expr):
 def best_K_under_rule(method, model, batch, rule, cn, eta_max) -> tuple[float, float, float]:
     """min over eta of K(eta, beta = rule(eta)): a log grid over (eta_max 1e-6, eta_max], then a finer
     grid around the best point. Returns (K, eta, beta); K = inf when no eta gives a valid beta and rho < 1."""
-    from numerics.spectral import rho_grid, spectral_radius
+    from ...numerics.rates import rho_grid, spectral_radius
 
     def evaluate(etas):
         with np.errstate(all="ignore"):
@@ -408,7 +408,7 @@ def simple_momentum_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.4-simple
                  "that is not does not refute it.")
 
     def check(momentum_rule: str | None = None, **_):
-        from numerics.tuning import tune
+        from ...numerics.tuning import tune
         rules = {m: momentum_rule or DEFAULT_RULES[m] for m in MOMENTUM}
         exprs = {m: parse_momentum_rule(t) for m, t in rules.items()}
         numbers = {"rules": {m: rules[m] for m in MOMENTUM}}

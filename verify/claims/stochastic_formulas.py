@@ -15,11 +15,11 @@ from fractions import Fraction
 import mpmath as mp
 import sympy as sp
 
-from theory import symbols
-from theory.asymptotics import heavy_ball_series, sgd_series, tuned_sequence
-from theory.stochastic import d, isotropic_sgd
-from verify.claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
-from verify.claims.common import stated
+from ...theory import symbols
+from ...theory.asymptotics import heavy_ball_series, sgd_series, tuned_sequence
+from ...theory.stochastic import d, isotropic_sgd
+from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
+from .common import stated
 
 B, kappa = symbols.B, symbols.kappa
 m_sym = sp.Symbol("m", positive=True, integer=True)
@@ -29,8 +29,8 @@ m_sym = sp.Symbol("m", positive=True, integer=True)
 # 1. isotropic SGD, derived
 # --------------------------------------------------------------------------------------------------
 def _isotropic_check(panel=((4, 1), (4, 5), (4, 40), (20, 3), (20, 21), (100, 1000))) -> Verdict:
-    from numerics.spectral import spectral_radius
-    from theory.sampling import Gaussian
+    from ...numerics.rates import spectral_radius
+    from ...theory.sampling import Gaussian
 
     iso = isotropic_sgd()
     names = {"B": B, "d": d}

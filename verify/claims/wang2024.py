@@ -16,10 +16,10 @@ from itertools import product
 import numpy as np
 import sympy as sp
 
-from theory import symbols
-from verify.claim import FAILS, HOLDS, Claim, Verdict
-from numerics.tuning import loglog_slope
-from verify.claims.common import sig
+from ...theory import symbols
+from ..claim import FAILS, HOLDS, Claim, Verdict
+from ...numerics.tuning import loglog_slope
+from .common import sig
 
 SOURCE = "Wang, Malladi, Wang, Lyu, Li (ICLR 2024), as reported in MATH.md §8"
 SPECTRUM = (0.5, 1.0, 2.0)
@@ -30,7 +30,7 @@ EXACT = "numeric (affine moment recursions, float64; digits from a second float6
 
 
 def _model():
-    from theory.sampling import Gaussian
+    from ...theory.sampling import Gaussian
     return Gaussian(list(SPECTRUM))
 
 
@@ -49,7 +49,7 @@ def _lines_plot(name, title, pts_by_label, ylabel="max_k |E f_SGDM - E f_SGD|"):
 @lru_cache(maxsize=None)
 def _sweeps():
     """The three weak-error sequences: beta = 0.5 fixed, 1 - beta = 0.5 eta^(1/2), 1 - beta = eta."""
-    from numerics.weak_approx import sweep
+    from ...numerics.weak_approx import sweep
     m = _model()
     return {"beta=0.5": sweep(m, LRS, HORIZON, momentum=0.5),
             "alpha=0.5": sweep(m, LRS, HORIZON, scaling=(0.5, 0.5)),
@@ -61,9 +61,9 @@ def _sweeps():
 # 1. formulations
 # --------------------------------------------------------------------------------------------------
 def _formulations(**_):
-    from theory.additive import affine_second_moment, gamma, momentum_state_form, mu_m, undampened_parameters
-    from theory.methods import METHODS
-    from theory.sampling import Gaussian
+    from ...theory.additive import affine_second_moment, gamma, momentum_state_form, mu_m, undampened_parameters
+    from ...theory.methods import METHODS
+    from ...theory.sampling import Gaussian
     l1, l2 = sp.symbols("l1 l2", positive=True)
     model = Gaussian([l1, l2])
     H = model.hessian()
@@ -97,8 +97,8 @@ def _formulations(**_):
 # 2. descent lemma
 # --------------------------------------------------------------------------------------------------
 def _descent(**_):
-    from theory.additive import descent_lemma_sgd, descent_lemma_sgdm, one_step_loss_change
-    from theory.methods import METHODS
+    from ...theory.additive import descent_lemma_sgd, descent_lemma_sgdm, one_step_loss_change
+    from ...theory.methods import METHODS
     h11, h12, h22, s11, s12, s22 = sp.symbols("h11 h12 h22 s11 s12 s22")
     H = sp.Matrix([[h11, h12], [h12, h22]])
     Sig = sp.Matrix([[s11, s12], [s12, s22]])
@@ -130,7 +130,7 @@ def _descent(**_):
 # 3-5. weak approximation (Theorem 3.5)
 # --------------------------------------------------------------------------------------------------
 def _bound(**_):
-    from numerics.weak_approx import bound_check
+    from ...numerics.weak_approx import bound_check
     sw = _sweeps()
     nums, ok = {}, True
     for label in ("beta=0.5", "beta=0.5, Sigma=H", "alpha=0.5"):
@@ -149,7 +149,7 @@ def _bound(**_):
 
 
 def _order(**_):
-    from numerics.weak_approx import fitted_order, local_orders
+    from ...numerics.weak_approx import fitted_order, local_orders
     sw = _sweeps()
     o_fixed = fitted_order(sw["beta=0.5"])
     o_half = fitted_order(sw["alpha=0.5"])
@@ -167,7 +167,7 @@ def _order(**_):
 
 
 def _alpha_one(**_):
-    from numerics.weak_approx import local_orders
+    from ...numerics.weak_approx import local_orders
     pts = _sweeps()["alpha=1"]
     errs = [p.max_error for p in pts]
     lo = local_orders(pts)
@@ -184,8 +184,8 @@ def _alpha_one(**_):
 # 6. where momentum helps: large batches (tuner)
 # --------------------------------------------------------------------------------------------------
 def _large_batch(**_):
-    from numerics.tuning import tune_curve
-    from theory.sampling import Gaussian
+    from ...numerics.tuning import tune_curve
+    from ...theory.sampling import Gaussian
     batches = [1, 8, 64, 512, math.inf]
     curve = tune_curve(["sgd", "heavy-ball"], Gaussian(list(np.geomspace(0.01, 1.0, 8))), batches)
     acc = curve.acceleration["heavy-ball"]
@@ -211,8 +211,8 @@ def _large_batch(**_):
 # 7. SVAG
 # --------------------------------------------------------------------------------------------------
 def _svag(**_):
-    from numerics.weak_approx import svag_gap
-    from theory.additive import ell, svag_oracle_moments, svag_weights
+    from ...numerics.weak_approx import svag_gap
+    from ...theory.additive import ell, svag_oracle_moments, svag_weights
     r1, r2 = svag_weights()
     C = sp.Matrix(2, 2, lambda i, j: sp.Symbol(f"c{min(i, j)}{max(i, j)}"))
     mean, cov = svag_oracle_moments(sp.Matrix(sp.symbols("g1 g2")), C)
@@ -237,8 +237,8 @@ def _svag(**_):
 # 8-9. slow SDE (Theorem 4.5)
 # --------------------------------------------------------------------------------------------------
 def _flat(**_):
-    from theory.additive import k, null_direction_moments, stationary_block
-    from theory.methods import METHODS
+    from ...theory.additive import k, null_direction_moments, stationary_block
+    from ...theory.methods import METHODS
     eta, sigma, lam, beta = symbols.eta, symbols.sigma, symbols.lam, symbols.beta
     t = sp.Symbol("t", positive=True)
     w = sp.Symbol("w", nonnegative=True)
@@ -262,7 +262,7 @@ def _flat(**_):
 
 
 def _label_noise(**_):
-    from numerics.label_noise import simulate_label_noise, slow_sde_prediction
+    from ...numerics.label_noise import simulate_label_noise, slow_sde_prediction
     lrs, delta, tt, runs = (0.1, 0.05, 0.025), 0.5, 1.0, 4000
     est = {}
     for m, b in (("sgd", 0.0), ("sgdm", 0.5)):
