@@ -1,4 +1,4 @@
-"""numerics.certify: every certified interval contains the value computed independently (mpmath to
+"""numerics.rates.certify: every certified interval contains the value computed independently (mpmath to
 more digits, exact charpoly roots, closed forms)."""
 import math
 
@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from momentum_verify.numerics.certify import (
+from momentum_verify.numerics.rates.certify import (
     deterministic_interval, dense_interval, exact_radius_interval, is_positive_definite, secular_interval,
     to_arb,
 )

@@ -3,7 +3,7 @@ import mpmath as mp
 import pytest
 import sympy as sp
 
-from momentum_verify.numerics.precision import exact
+from momentum_verify.numerics.rates.exact import exact
 from momentum_verify.numerics.rates import spectral_radius
 from momentum_verify.theory.errors import InputError
 from momentum_verify.theory.sampling import Gaussian

@@ -1,4 +1,4 @@
-"""numerics.spectral: every route agrees with every other to the digits each states; independent
+"""numerics.rates: every route agrees with every other to the digits each states; independent
 closed forms (MATH.md §6-7) as golden values; the decoupled reduction equals the full operator."""
 import math
 
