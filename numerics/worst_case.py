@@ -1,0 +1,752 @@
+"""Worst case of rho(T) over a spectrum class of a decoupled model (MATH.md §9), certified with arb.
+
+For fixed (eta, beta, B) and the class C(mu, L, d) (spectra of dimension d in [mu, L] containing mu and
+L, optionally with kappa_bar fixed, i.e. tr H fixed), rho_worst = sup over the class of rho(T).
+
+* gaussian: for z above every block radius, rho(T) >= z iff F(z) = sum_i phi(z, lambda_i) >= 1, so
+
+      rho_worst = max( sup_lambda rho(D(lambda)),  root of Phi*(z) = 1 ),
+      Phi*(z) = phi(z, mu) + phi(z, L) + (d - 2) max_lambda phi(z, lambda)          (no trace constraint)
+      Phi*(z) <= phi(z, mu) + phi(z, L) + nu (S - mu - L) + (d - 2) max_lambda [phi(z, lambda) - nu lambda]
+                                                                                (tr H = S, any nu)
+
+  The lower bound is the rate of a printed instance (mu, L and d - 2 copies of the maximiser; with a
+  trace, two free values with integer multiplicities), the upper bound the root of the bound on Phi*.
+* coordinate (diagonal H): u = v = 0, so rho(T) = max_i rho(D(lambda_i; tau)) with tau = tr H, and
+  rho(D) grows with tau (the self-noise f_B (tau lambda - lambda^2) grows; a larger cone-preserving
+  map has a larger spectral radius): rho_worst = max over lambda of rho(D(lambda; largest trace of a
+  class spectrum holding lambda)).
+
+``certify=True`` proves both sides with python-flint: the instance's rate by the secular bracket, the
+upper bound by branch and bound over lambda in [mu, L] (centred interval forms of the polynomials in
+lambda of theory.classes: z above every block, and t P(lambda) - N(lambda) > 0, i.e. phi < t).
+
+    >>> r = worst_case("heavy-ball", SpectrumClass("gaussian", 1.0, 10.0, 5), 8, 0.1, 0.5)
+    >>> r.lower <= r.upper * (1 + 1e-12)
+    True
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import flint
+import numpy as np
+import sympy as sp
+
+from ..theory import classes as tc
+from ..theory.errors import InputError
+from ..theory.sampling import COORDINATE_DIAGONAL_NOISE, GAUSSIAN_NOISE, Coordinate, Gaussian, batch_factor
+from .operators import as_method, block_charpoly_kernel, secular_kernel
+
+NOISES = {"gaussian": GAUSSIAN_NOISE, "coordinate": COORDINATE_DIAGONAL_NOISE}
+GRID_N = 257                 # lambda grid of the double-precision maximisations
+ZOOM_LEVELS, ZOOM_N = 5, 33
+TRACE_RTOL = 1e-12           # a float instance is in a fixed-trace class when its trace matches to this
+BB_MAX_BOXES = 40000
+CERT_BITS = 128
+
+
+# --------------------------------------------------------------------------------------------------
+# the class
+# --------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class SpectrumClass:
+    """C(mu, L, d) of a decoupled model, optionally with kappa_bar = R^2/mu fixed (tr H fixed).
+
+    >>> SpectrumClass("gaussian", 1.0, 4.0, 3).free_range()
+    (1.0, 4.0)
+    """
+
+    model: str
+    mu: float
+    L: float
+    d: int
+    kappa_bar: float | None = None
+
+    def __post_init__(self):
+        if self.model not in NOISES:
+            raise InputError("model", f"spectrum classes exist for {', '.join(NOISES)}, not {self.model!r}")
+        for name in ("mu", "L"):
+            v = getattr(self, name)
+            if not (isinstance(v, (int, float)) and math.isfinite(v) and v > 0):
+                raise InputError(name, f"must be a finite number > 0, got {v!r}")
+        if self.mu > self.L:
+            raise InputError("mu", f"the class is empty: mu = {self.mu:g} > L = {self.L:g}")
+        if isinstance(self.d, bool) or not isinstance(self.d, (int, np.integer)) or self.d < 2:
+            raise InputError("d", f"the class needs d >= 2 (it contains mu and L), got {self.d!r}")
+        if self.kappa_bar is not None:
+            lo, hi = self.kappa_bar_range()
+            kb = self.kappa_bar
+            if not (isinstance(kb, (int, float)) and math.isfinite(kb)):
+                raise InputError("kappa_bar", f"must be a finite number, got {kb!r}")
+            if kb < lo * (1 - 1e-15) or kb > hi * (1 + 1e-15):
+                raise InputError("kappa_bar", f"the class is empty: kappa_bar = {kb:g} outside "
+                                              f"[{lo:.17g}, {hi:.17g}] for {self.model}, d = {self.d}")
+
+    def kappa_bar_range(self) -> tuple[float, float]:
+        lo, hi = tc.kappa_bar_range(self.model, sp.Float(self.mu), sp.Float(self.L), self.d)
+        return float(lo), float(hi)
+
+    def trace(self) -> float | None:
+        """tr H fixed by kappa_bar (None without the constraint)."""
+        if self.kappa_bar is None:
+            return None
+        return float(tc.trace_for_kappa_bar(self.model, sp.Float(self.mu), sp.Float(self.L),
+                                            sp.Float(self.kappa_bar)))
+
+    def free_range(self) -> tuple[float, float]:
+        """Interval of values one eigenvalue besides mu and L can take in a class spectrum."""
+        S = self.trace()
+        if S is None or self.d < 3:
+            return self.mu, self.L
+        Sp = S - self.mu - self.L
+        a = max(self.mu, Sp - (self.d - 3) * self.L)
+        b = min(self.L, Sp - (self.d - 3) * self.mu)
+        return a, max(a, b)
+
+    def contains(self, spectrum) -> bool:
+        s = np.sort(np.asarray(spectrum, dtype=float))
+        if s.size != self.d or s[0] != self.mu or s[-1] != self.L:
+            return False
+        S = self.trace()
+        return S is None or abs(float(np.sum(s)) - S) <= TRACE_RTOL * S
+
+    def to_json(self) -> dict:
+        out = {"model": self.model, "mu": self.mu, "L": self.L, "d": int(self.d), "kappa": self.L / self.mu}
+        if self.kappa_bar is not None:
+            out["kappa_bar"] = self.kappa_bar
+            out["trace"] = self.trace()
+        return out
+
+    def sampling_model(self, spectrum):
+        s = np.sort(np.asarray(spectrum, dtype=float))
+        return Gaussian(s) if self.model == "gaussian" else Coordinate(spectrum=s)
+
+
+CLASS_KEYS = ("mu", "L", "d", "kappa_bar")
+
+
+def parse_class(text: str, model: str = "gaussian") -> SpectrumClass:
+    """``"mu=1,L=100,d=10[,kappa_bar=..]"`` (decimals or fractions, no eval) as a :class:`SpectrumClass`.
+
+    >>> parse_class("mu=1,L=4,d=3").d
+    3
+    """
+    from ..theory.parse import parse_number_exact
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("class", "empty class (use mu=..,L=..,d=..[,kappa_bar=..])")
+    vals = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise InputError("class", f"malformed entry {part.strip()!r} (use key=value)")
+        k, v = (t.strip() for t in part.split("=", 1))
+        if k not in CLASS_KEYS:
+            raise InputError("class", f"unknown key {k!r} (allowed: {', '.join(CLASS_KEYS)})")
+        if k in vals:
+            raise InputError(k, "given twice")
+        vals[k] = parse_number_exact(v, k)
+    for k in ("mu", "L", "d"):
+        if k not in vals:
+            raise InputError(k, "missing from the class (use mu=..,L=..,d=..[,kappa_bar=..])")
+    d = vals["d"]
+    if d != int(d):
+        raise InputError("d", f"must be an integer, got {d}")
+    kb = float(vals["kappa_bar"]) if "kappa_bar" in vals else None
+    return SpectrumClass(model, float(vals["mu"]), float(vals["L"]), int(d), kb)
+
+
+# --------------------------------------------------------------------------------------------------
+# the result
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class WorstCaseResult:
+    """rho_worst bracketed by a class member's rate (``lower``) and a bound (``upper``).
+
+    lower : rho of ``instance`` (a member of the class), correct to ``digits`` digits.
+    upper : an upper bound on rho over the class: proven when ``certified`` (arb branch and bound),
+        a double-precision estimate otherwise.
+    lower_interval : certified enclosure of the instance's rho (``certify=True``), else None.
+    attained_by : "secular root" or "block radius" (which candidate of MATH.md §9 is the worst).
+    """
+
+    cls: SpectrumClass
+    method: str
+    batch: object
+    lr: float
+    momentum: float
+    lower: float
+    upper: float
+    digits: int
+    certified: bool
+    instance: list
+    lower_interval: tuple | None = None
+    attained_by: str = "secular root"
+    notes: list = field(default_factory=list)
+
+    @property
+    def gap(self) -> float:
+        """(upper - lower) / lower."""
+        return (self.upper - self.lower) / self.lower if self.lower > 0 else self.upper
+
+    def to_json(self) -> dict:
+        from .rates import format_bound, format_digits
+        nd = max(1, self.digits)
+        out = {"lower": format_digits(self.lower, nd), "upper": format_bound(self.upper, nd, "up"),
+               "digits": int(nd), "certified": bool(self.certified),
+               "gap": format_bound(max(self.gap, 0.0), 2, "up") if self.gap > 0 else "0",
+               "K_lower": _k_str(self.lower, nd), "K_upper": _k_str(self.upper, nd),
+               "instance": {"spectrum": [float(v) for v in sorted(self.instance)],
+                            "distinct": _distinct(self.instance)},
+               "class": self.cls.to_json(), "method": self.method,
+               "batch": "inf" if self.batch == math.inf else int(self.batch),
+               "lr": self.lr, "momentum": self.momentum, "attained_by": self.attained_by,
+               "notes": list(self.notes)}
+        if self.lower_interval is not None:
+            lo, hi = self.lower_interval
+            out["lower_interval"] = [format_bound(lo, nd + 3, "down"), format_bound(hi, nd + 3, "up")]
+            out["bracket"] = [format_bound(lo, nd + 3, "down"), format_bound(self.upper, nd, "up")]
+        return out
+
+    def __repr__(self):
+        j = self.to_json()
+        tag = "certified" if self.certified else "double, upper not proven"
+        return (f"WorstCaseResult({self.method}, {self.cls.model} C(mu={self.cls.mu:g}, L={self.cls.L:g}, "
+                f"d={self.cls.d}), lower={j['lower']}, upper={j['upper']} ({self.digits} digits, {tag}))")
+
+
+def _k_str(rho: float, digits: int) -> str:
+    from .rates import format_digits
+    if rho >= 1:
+        return "inf" if rho == 1 else format_digits(-1 / math.log(rho), max(1, digits - 2))
+    lost = max(0, math.ceil(-math.log10(abs(math.log(rho))))) if rho > 0 else 0
+    return format_digits(-1 / math.log(rho), max(1, digits - lost)) if rho > 0 else "0"
+
+
+def _distinct(values) -> list:
+    v, c = np.unique(np.asarray(values, dtype=float), return_counts=True)
+    return [[float(a), int(b)] for a, b in zip(v, c)]
+
+
+# --------------------------------------------------------------------------------------------------
+# double precision pieces
+# --------------------------------------------------------------------------------------------------
+class _Point:
+    """One parameter point (method, model, eta, beta, f_B) with vectorised phi and block radii."""
+
+    def __init__(self, method, model: str, batch, lr, momentum):
+        self.method = as_method(method)
+        self.model = model
+        self.noise = NOISES[model]
+        self.e, self.b = float(lr), float(momentum)
+        self.f = 0.0 if batch == math.inf else float(batch_factor(batch))
+        self._phi = secular_kernel(self.method, self.noise)
+        self._char = block_charpoly_kernel(self.method, self.noise)
+        self.coupled = model == "gaussian" and self.f > 0
+
+    def phi(self, z, lam, tau=0.0):
+        if not self.coupled:
+            return np.zeros(np.broadcast(np.asarray(z), np.asarray(lam)).shape)
+        return np.asarray(self._phi(z, lam, self.e, self.b, self.f, tau), dtype=float)
+
+    def block_radius(self, lam, tau=0.0):
+        lam = np.atleast_1d(np.asarray(lam, dtype=float))
+        c = np.asarray(self._char(lam, self.e, self.b, self.f, tau), dtype=float)
+        c = np.broadcast_to(c, lam.shape + (c.shape[-1],))
+        q = c.shape[-1] - 1
+        comp = np.zeros(lam.shape + (q, q))
+        comp[..., 0, :] = -c[..., 1:]
+        for k in range(1, q):
+            comp[..., k, k - 1] = 1
+        return np.max(np.abs(np.linalg.eigvals(comp)), axis=-1)
+
+
+def _grid(a: float, b: float, n: int = GRID_N) -> np.ndarray:
+    if b <= a:
+        return np.array([a])
+    g = np.linspace(a, b, n)
+    if a > 0 and b / a > 4:
+        g = np.union1d(g, np.geomspace(a, b, n))
+    return g
+
+
+def maximise(fun, a: float, b: float, n: int = GRID_N):
+    """(x*, f*) maximising a vectorised ``fun`` on [a, b]: grid, then nested zooms around the best."""
+    x = _grid(a, b, n)
+    y = fun(x)
+    y = np.where(np.isfinite(y), y, -np.inf)
+    i = int(np.argmax(y))
+    best_x, best_y = float(x[i]), float(y[i])
+    for _ in range(ZOOM_LEVELS):
+        lo, hi = (x[max(i - 1, 0)], x[min(i + 1, x.size - 1)])
+        if hi <= lo:
+            break
+        x = np.linspace(lo, hi, ZOOM_N)
+        y = fun(x)
+        y = np.where(np.isfinite(y), y, -np.inf)
+        i = int(np.argmax(y))
+        if y[i] > best_y:
+            best_x, best_y = float(x[i]), float(y[i])
+    return best_x, best_y
+
+
+def _root_decreasing(fun, z_lo: float, z_hi: float, iters: int = 200) -> float:
+    """Root of a decreasing function with fun(z_lo) > 0 > fun(z_hi) (bisection in log z, then secant)."""
+    from scipy.optimize import brentq
+    return float(brentq(fun, z_lo, z_hi, xtol=1e-300, rtol=1e-15, maxiter=iters))
+
+
+def _above_start(r_D: float) -> float:
+    return r_D * (1 + 1e-12) + 1e-300
+
+
+def _first_below(fun, z0: float) -> float:
+    """A z > z0 with fun(z) < 0 (fun decreasing)."""
+    step = max(z0, 1e-3)
+    z = z0 + step
+    for _ in range(200):
+        v = fun(z)
+        if np.isfinite(v) and v < 0:
+            return z
+        step *= 2
+        z = z0 + step
+    raise RuntimeError("no upper bracket for the secular root")
+
+
+def _instance_rho_double(pt: _Point, values, mults, tau: float) -> float:
+    """rho(T) of the spectrum with distinct ``values`` of multiplicities ``mults`` (double)."""
+    values, mults = np.asarray(values, float), np.asarray(mults, float)
+    rD = float(np.max(pt.block_radius(values, tau)))
+    if not pt.coupled:
+        return rD
+    F = lambda z: float(np.sum(mults * pt.phi(z, values, tau))) - 1.0
+    z0 = _above_start(rD)
+    v0 = F(z0)
+    if not (np.isfinite(v0) and v0 > 0):
+        return rD
+    return _root_decreasing(F, z0, _first_below(F, z0))
+
+
+# --------------------------------------------------------------------------------------------------
+# the worst case in double precision
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class _Estimate:
+    lower: float            # rho of the instance (double, fast route)
+    upper: float            # estimated root of the bound on Phi*
+    values: list            # instance: distinct values and multiplicities
+    mults: list
+    attained_by: str
+    nu: float = 0.0         # multiplier of the trace constraint at ``upper``
+
+
+def _block_sup(pt: _Point, cls: SpectrumClass):
+    """(sup of rho(D(lambda)) over allowed lambda, the maximiser, its trace)."""
+    d, mu, L = cls.d, cls.mu, cls.L
+    S = cls.trace()
+    cands = []
+    if cls.model == "gaussian":
+        for x in (mu, L):
+            cands.append((float(pt.block_radius(x)[0]), x, 0.0))
+        if d >= 3:
+            a, b = cls.free_range()
+            x, r = maximise(lambda t: pt.block_radius(t), a, b)
+            cands.append((r, x, 0.0))
+        return max(cands)
+    # coordinate: tau is the largest trace of a class spectrum holding lambda
+    if S is not None:
+        for x in (mu, L):
+            cands.append((float(pt.block_radius(x, S)[0]), x, S))
+        if d >= 3:
+            a, b = cls.free_range()
+            x, r = maximise(lambda t: pt.block_radius(t, S), a, b)
+            cands.append((r, x, S))
+        return max(cands)
+    if d == 2:
+        t = mu + L
+        return max((float(pt.block_radius(x, t)[0]), x, t) for x in (mu, L))
+    t_mu = mu + (d - 1) * L
+    cands.append((float(pt.block_radius(mu, t_mu)[0]), mu, t_mu))
+    x, r = maximise(lambda t: pt.block_radius(t, mu + (d - 2) * L + t), mu, L)
+    cands.append((r, x, mu + (d - 2) * L + x))
+    return max(cands)
+
+
+def _fill(cls: SpectrumClass, lam: float):
+    """Distinct values and multiplicities of a class spectrum holding ``lam`` (trace matched)."""
+    d, mu, L = cls.d, cls.mu, cls.L
+    if d == 2:
+        return [mu, L], [1, 1]
+    S = cls.trace()
+    if S is None:
+        if cls.model == "coordinate":       # the largest trace: the rest at L
+            return _merge([mu, L], [1, d - 1]) if lam == mu else _merge([mu, L, lam], [1, d - 2, 1])
+        return _merge([mu, L, lam], [1, 1, d - 2])
+    if d == 3:
+        return _merge([mu, L, S - mu - L], [1, 1, 1])
+    if lam in (mu, L):
+        return _merge([mu, L, (S - mu - L) / (d - 2)], [1, 1, d - 2])
+    rest = (S - mu - L - lam) / (d - 3)
+    return _merge([mu, L, lam, rest], [1, 1, 1, d - 3])
+
+
+def _merge(values, mults):
+    out = {}
+    for v, m in zip(values, mults):
+        if m > 0:
+            out[float(v)] = out.get(float(v), 0) + int(m)
+    ks = sorted(out)
+    return ks, [out[k] for k in ks]
+
+
+def _envelope(pt: _Point, z: float, a: float, b: float, mbar: float):
+    """Concave envelope of phi(z, .) on [a, b] at mbar: (value, lambda1, lambda2, nu); pairs on a grid,
+    then zooms around the best pair."""
+    f = lambda x: pt.phi(z, x)
+    if b <= a or mbar <= a or mbar >= b:
+        x = min(max(mbar, a), b)
+        return float(f(np.array([x]))[0]), x, x, 0.0
+    left, right = _grid(a, mbar, 129), _grid(mbar, b, 129)
+
+    def best_pair(l, r):
+        fl, fr = f(l), f(r)
+        L1, R1 = l[:, None], r[None, :]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            V = np.where(R1 > L1, (fl[:, None] * (R1 - mbar) + fr[None, :] * (mbar - L1)) / (R1 - L1),
+                         np.maximum(fl[:, None], fr[None, :]))
+        V = np.where(np.isfinite(V), V, -np.inf)
+        i, j = np.unravel_index(int(np.argmax(V)), V.shape)
+        return float(V[i, j]), i, j, fl, fr
+
+    v, i, j, fl, fr = best_pair(left, right)
+    for _ in range(ZOOM_LEVELS):
+        l = np.linspace(left[max(i - 1, 0)], left[min(i + 1, left.size - 1)], 17)
+        r = np.linspace(right[max(j - 1, 0)], right[min(j + 1, right.size - 1)], 17)
+        v2, i, j, fl, fr = best_pair(l, r)
+        left, right = l, r
+        v = max(v, v2)
+    l1, l2 = float(left[i]), float(right[j])
+    nu = (float(fr[j]) - float(fl[i])) / (l2 - l1) if l2 > l1 else 0.0
+    return v, l1, l2, nu
+
+
+def _phi_star(pt: _Point, cls: SpectrumClass, z: float):
+    """(bound on Phi*(z), details) for the gaussian class."""
+    d, mu, L = cls.d, cls.mu, cls.L
+    ends = float(np.sum(pt.phi(z, np.array([mu, L]))))
+    if d == 2:
+        return ends, (None, None, 0.0)
+    S = cls.trace()
+    a, b = cls.free_range()
+    if S is None:
+        x, m = maximise(lambda t: pt.phi(z, t), a, b)
+        return ends + (d - 2) * m, (x, x, 0.0)
+    mbar = (S - mu - L) / (d - 2)
+    v, l1, l2, nu = _envelope(pt, z, a, b, mbar)
+    return ends + (d - 2) * v, (l1, l2, nu)
+
+
+def _two_point_instances(cls: SpectrumClass, l1: float, l2: float):
+    """Spectra with k copies of one free value and d - 2 - k of another, trace matched."""
+    d, mu, L = cls.d, cls.mu, cls.L
+    Sp = cls.trace() - mu - L
+    n = d - 2
+    out = []
+    if l2 <= l1:
+        return [_merge([mu, L, Sp / n], [1, 1, n])]
+    t = (l2 - Sp / n) / (l2 - l1)
+    for k in sorted({int(math.floor(t * n)), int(math.ceil(t * n))}):
+        k = min(max(k, 0), n)
+        if 0 < k < n:
+            x2 = (Sp - k * l1) / (n - k)
+            if mu <= x2 <= L:
+                out.append(_merge([mu, L, l1, x2], [1, 1, k, n - k]))
+            x1 = (Sp - (n - k) * l2) / k
+            if mu <= x1 <= L:
+                out.append(_merge([mu, L, x1, l2], [1, 1, k, n - k]))
+        elif k == 0:
+            out.append(_merge([mu, L, Sp / n], [1, 1, n]))
+        else:
+            out.append(_merge([mu, L, Sp / n], [1, 1, n]))
+    return out or [_merge([mu, L, Sp / n], [1, 1, n])]
+
+
+def estimate(method, cls: SpectrumClass, batch, lr, momentum) -> _Estimate:
+    """Double-precision worst case: (instance rate, estimated upper bound, instance)."""
+    pt = _Point(method, cls.model, batch, lr, momentum)
+    rD, xD, tD = _block_sup(pt, cls)
+    S = cls.trace()
+    if not pt.coupled:
+        vals, mults = _fill(cls, xD)
+        tau = float(np.dot(vals, mults))
+        low = _instance_rho_double(pt, vals, mults, tau)
+        return _Estimate(low, rD, vals, mults, "block radius")
+    G = lambda z: _phi_star(pt, cls, z)[0] - 1.0
+    z0 = _above_start(rD)
+    g0 = G(z0)
+    if not (np.isfinite(g0) and g0 > 0):
+        vals, mults = _fill(cls, xD)
+        low = _instance_rho_double(pt, vals, mults, 0.0)
+        return _Estimate(low, max(rD, low), vals, mults, "block radius")
+    zu = _root_decreasing(G, z0, _first_below(G, z0))
+    _, (l1, l2, nu) = _phi_star(pt, cls, zu)
+    if cls.d == 2:
+        cands = [([cls.mu, cls.L], [1, 1])]
+    elif S is None:
+        cands = [_merge([cls.mu, cls.L, l1], [1, 1, cls.d - 2])]
+    else:
+        cands = _two_point_instances(cls, l1, l2)
+    best = None
+    for vals, mults in cands:
+        r = _instance_rho_double(pt, vals, mults, 0.0)
+        if best is None or r > best[0]:
+            best = (r, vals, mults)
+    return _Estimate(best[0], max(zu, best[0]), best[1], best[2], "secular root", nu)
+
+
+def spectrum_of(values, mults) -> list:
+    return sorted(float(v) for v, m in zip(values, mults) for _ in range(int(m)))
+
+
+# --------------------------------------------------------------------------------------------------
+# certification (python-flint arb)
+# --------------------------------------------------------------------------------------------------
+_ARB_MODULES = [{"mpf": flint.arb, "sqrt": lambda x: flint.arb(x).sqrt()}, "mpmath"]
+
+
+@lru_cache(maxsize=None)
+def _arb_kernels(method, noise):
+    """theory.classes' coefficient expressions lambdified for arb arguments (z, eta, beta, f_B, tau0, tau1)."""
+    polys = tc.lambda_polynomials(method, noise)
+    lam = lambda cs: [sp.lambdify(tc.COEFF_ARGS, c, _ARB_MODULES) for c in cs]
+    return {"num": lam(polys["num"]), "den": lam(polys["den"]), "taylor": [lam(t) for t in polys["taylor"]]}
+
+
+class _ArbPoint:
+    """arb polynomials in lambda at one z for one parameter point (trace tau0 + tau1 lambda)."""
+
+    def __init__(self, method, noise, e, b, f):
+        self.k = _arb_kernels(as_method(method), noise)
+        self.e, self.b, self.f = flint.arb(e), flint.arb(b), f
+
+    def polys(self, z, tau0=0.0, tau1=0.0):
+        args = (z, self.e, self.b, self.f, flint.arb(tau0), flint.arb(tau1))
+        mk = lambda fs: flint.arb_poly([flint.arb(g(*args)) for g in fs])
+        return mk(self.k["num"]), mk(self.k["den"]), [mk(t) for t in self.k["taylor"]]
+
+
+def _centred_lower(p: flint.arb_poly, dp: flint.arb_poly, lo: float, hi: float) -> flint.arb:
+    """An enclosure of p over [lo, hi] (the better of the naive and the centred form)."""
+    if lo == hi:
+        return p(flint.arb(lo))
+    m = 0.5 * (lo + hi)                     # exact in binary for our boxes, or close: radius covers it
+    r = max(m - lo, hi - m)
+    X = flint.arb(m, r * (1 + 2 ** -40))
+    c = p(flint.arb(m)) + dp(X) * flint.arb(0, r * (1 + 2 ** -40))
+    n = p(X)
+    return c if c.lower() > n.lower() else n
+
+
+def prove_positive(polys, lo: float, hi: float, max_boxes: int = BB_MAX_BOXES):
+    """Branch and bound: True if every arb polynomial of ``polys`` is certainly > 0 on [lo, hi];
+    False if one is certainly <= 0 at a point (refuted); None if undecided within ``max_boxes``."""
+    ders = [p.derivative() for p in polys]
+    stack = [(lo, hi)]
+    boxes = 0
+    while stack:
+        a, b = stack.pop()
+        boxes += 1
+        if boxes > max_boxes:
+            return None
+        if all(_centred_lower(p, dp, a, b) > 0 for p, dp in zip(polys, ders)):
+            continue
+        m = 0.5 * (a + b)
+        pm = [p(flint.arb(m)) for p in polys]
+        if any(v <= 0 for v in pm):
+            return False
+        if not (a < m < b):
+            return None
+        stack.append((m, b))
+        stack.append((a, m))
+    return True
+
+
+def _rational_arb(x) -> flint.arb:
+    return flint.arb(x)
+
+
+def _certify_instance(pt: _Point, cls: SpectrumClass, values, mults, rho: float):
+    """Certified (lo, hi) around the double rate ``rho`` of an instance, or None."""
+    S = float(np.dot(values, mults))
+    tau0 = S if cls.model == "coordinate" else 0.0
+    ap = _ArbPoint(pt.method, pt.noise, pt.e, pt.b, flint.arb(pt.f))
+    X = [flint.arb(v) for v in values]
+    M = [flint.arb(int(m)) for m in mults]
+
+    def side(z: flint.arb):
+        num, den, tay = ap.polys(z, tau0, 0.0)
+        above = all(all(t(x) > 0 for t in tay) for x in X)
+        not_above = any(any(t(x) <= 0 for t in tay) for x in X)
+        if above and pt.coupled:
+            F = sum((m * num(x) / den(x) for m, x in zip(M, X)), flint.arb(0))
+            return "above", F
+        return ("above" if above else "below" if not_above else "unknown"), flint.arb(0)
+
+    for rel in (1e-14, 1e-12, 1e-10, 1e-8, 1e-6, 1e-4):
+        with _prec(CERT_BITS):
+            lo, hi = rho * (1 - rel), rho * (1 + rel)
+            sh, Fh = side(flint.arb(hi))
+            sl, Fl = side(flint.arb(lo))
+            up_ok = sh == "above" and Fh < 1
+            lo_ok = sl == "below" or (sl == "above" and Fl > 1)
+            if up_ok and lo_ok:
+                return lo, hi
+    return None
+
+
+def _certify_upper(pt: _Point, cls: SpectrumClass, z: float, nu: float = 0.0):
+    """True if rho_worst(C) <= z is proven, False/None otherwise."""
+    d, mu, L = cls.d, cls.mu, cls.L
+    S = cls.trace()
+    f = flint.arb(pt.f)
+    ap = _ArbPoint(pt.method, pt.noise, pt.e, pt.b, f)
+    Z = flint.arb(z)
+    with _prec(CERT_BITS):
+        if cls.model == "coordinate":
+            if S is not None:
+                _, _, tay = ap.polys(Z, S, 0.0)
+                ok = prove_positive(tay, mu, mu) and prove_positive(tay, L, L)
+                if d >= 3 and ok:
+                    a, b = cls.free_range()
+                    ok = prove_positive(tay, a, b)
+                return ok
+            if d == 2:
+                _, _, tay = ap.polys(Z, mu + L, 0.0)
+                return prove_positive(tay, mu, mu) and prove_positive(tay, L, L)
+            _, _, tay_mu = ap.polys(Z, mu + (d - 1) * L, 0.0)
+            _, _, tay = ap.polys(Z, mu + (d - 2) * L, 1.0)
+            return prove_positive(tay_mu, mu, mu) and prove_positive(tay, mu, L)
+        num, den, tay = ap.polys(Z)
+        for x in (mu, L):
+            if not prove_positive(tay, x, x):
+                return False
+        ends = num(flint.arb(mu)) / den(flint.arb(mu)) + num(flint.arb(L)) / den(flint.arb(L))
+        if not pt.coupled:
+            ends = flint.arb(0)
+        if d == 2:
+            return bool(ends < 1)
+        a, b = cls.free_range()
+        if not prove_positive(tay, a, b):
+            return False
+        if not pt.coupled:
+            return True
+        Nu = flint.arb(nu)
+        Sp = flint.arb(S) - flint.arb(mu) - flint.arb(L) if S is not None else flint.arb(0)
+        t = (1 - ends - Nu * Sp) / (d - 2)
+        # phi(z, lambda) - nu lambda < t on [a, b]  <=>  (t + nu lambda) P - N > 0  (P > 0 above the blocks)
+        Q = (flint.arb_poly([t, Nu]) * den) - num
+        return prove_positive([Q], a, b)
+
+
+class _prec:
+    def __init__(self, bits):
+        self.bits = bits
+
+    def __enter__(self):
+        self.old = flint.ctx.prec
+        flint.ctx.prec = self.bits
+
+    def __exit__(self, *a):
+        flint.ctx.prec = self.old
+
+
+# --------------------------------------------------------------------------------------------------
+# the public entry points
+# --------------------------------------------------------------------------------------------------
+def _check(method, cls, batch, lr, momentum):
+    from ..theory.sampling import check_batch
+    if not isinstance(cls, SpectrumClass):
+        raise InputError("class", "must be a SpectrumClass (see parse_class)")
+    batch = check_batch(batch)
+    try:
+        e, b = float(lr), float(momentum)
+    except (TypeError, ValueError):
+        raise InputError("lr", f"must be a number, got {lr!r}") from None
+    if not (e > 0 and math.isfinite(e)):
+        raise InputError("lr", f"must be > 0, got {lr!r}")
+    if not (0 <= b < 1):
+        raise InputError("momentum", f"must lie in [0, 1), got {momentum!r}")
+    m = as_method(method)
+    if not m.uses_momentum and b != 0:
+        raise InputError("momentum", f"{m.name} has no momentum (got {momentum!r})")
+    return m, batch, e, b
+
+
+def worst_case(method, cls: SpectrumClass, batch, lr, momentum, *, certify: bool = False) -> WorstCaseResult:
+    """Worst rate over a spectrum class: a class member's rate (lower) and a bound (upper).
+
+    Parameters
+    ----------
+    method : name or Method; cls : :class:`SpectrumClass`; batch : int >= 1 or ``math.inf``;
+    lr, momentum : floats (read exactly as the binary fractions they are).
+    certify : prove both sides with arb (instance by the secular bracket, upper by branch and bound).
+
+    >>> r = worst_case("sgd", SpectrumClass("gaussian", 1.0, 1.0, 3), 4, 0.5, 0.0, certify=True)
+    >>> r.to_json()["lower"], r.certified
+    ('0.5', True)
+    """
+    m, batch, e, b = _check(method, cls, batch, lr, momentum)
+    est = estimate(m, cls, batch, e, b)
+    pt = _Point(m, cls.model, batch, e, b)
+    inst = spectrum_of(est.values, est.mults)
+    notes = []
+    if cls.trace() is not None:
+        notes.append(f"fixed trace: the instance's trace matches tr H = {cls.trace()!r} to relative {TRACE_RTOL:g}"
+                     " (float eigenvalues)")
+    from .rates import spectral_radius
+    res = spectral_radius(m, cls.sampling_model(inst), batch, e, b)
+    lower, digits = float(res.rho), int(res.digits)
+    upper = max(est.upper, lower)
+    if not certify:
+        notes.append("upper is a double-precision estimate (not proven); use certify=True for a bound")
+        return WorstCaseResult(cls, m.name, batch, e, b, lower, upper, digits, False, inst, None,
+                               est.attained_by, notes)
+    iv = _certify_instance(pt, cls, est.values, est.mults, lower)
+    if iv is None:
+        raise RuntimeError("could not certify the instance's rate")
+    rel_i = (iv[1] - iv[0]) / (2 * lower) if lower > 0 else 0.0
+    digits = min(digits, max(1, int(math.floor(-math.log10(max(rel_i, 1e-300)))) - 1))
+    hi = None
+    for rel in (1e-13, 1e-11, 1e-9, 1e-7, 1e-5, 1e-3, 1e-1):
+        z = upper * (1 + rel)
+        nu = est.nu
+        if cls.model == "gaussian" and cls.trace() is not None and pt.coupled and cls.d > 2:
+            _, (_, _, nu) = _phi_star(pt, cls, z)
+        if _certify_upper(pt, cls, z, nu):
+            hi = z
+            break
+    if hi is None:
+        raise RuntimeError("could not certify an upper bound on the class")
+    return WorstCaseResult(cls, m.name, batch, e, b, lower, hi, digits, True, inst, iv, est.attained_by, notes)
+
+
+def brute_force(method, cls: SpectrumClass, batch, lr, momentum, grid: int = 9):
+    """max of rho over class spectra whose free eigenvalues lie on a grid of ``grid`` points in [mu, L]
+    (every multiset; with a fixed trace only those matching it to 1e-9): a lower bound on rho_worst.
+    Returns (rho, spectrum). For tests and benchmarks (small d)."""
+    from itertools import combinations_with_replacement
+    m, batch, e, b = _check(method, cls, batch, lr, momentum)
+    pt = _Point(m, cls.model, batch, e, b)
+    g = np.linspace(cls.mu, cls.L, grid)
+    S = cls.trace()
+    best = (-1.0, None)
+    for free in combinations_with_replacement(g, cls.d - 2):
+        spec = [cls.mu, cls.L, *free]
+        if S is not None and abs(sum(spec) - S) > 1e-9 * S:
+            continue
+        vals, mults = np.unique(spec, return_counts=True)
+        r = _instance_rho_double(pt, vals, mults, float(sum(spec)))
+        if r > best[0]:
+            best = (r, sorted(spec))
+    return best
