@@ -53,7 +53,7 @@ import numpy as np
 from scipy import stats as _stats
 
 from .backends import get_backend
-from .operators import (SecondMomentOperator, as_method, batch_factor_value, decoupled_kernel,
+from .operators import (SecondMomentOperator, as_method, batch_factor_value, decoupled_kernel, init_weights,
                                 method_arrays)
 from ..theory.errors import InputError
 from ..theory.moments import vech_index
@@ -158,7 +158,7 @@ def exact_cost(method, model: SamplingModel, steps: int) -> float:
 def _exact_dense(method, model, batch, lr, momentum, steps, e0):
     op = SecondMomentOperator(method, model, batch, lr, momentum)
     d, s = op.d, op.s
-    z0 = np.tile(e0, s)
+    z0 = np.kron(init_weights(method, lr, momentum), e0)       # z_0 = w ⊗ e_0 (w = 1 by default)
     S = np.outer(z0, z0)
     err2, loss = np.empty(steps + 1), np.empty(steps + 1)
     for k in range(steps + 1):
@@ -174,7 +174,8 @@ def _exact_decoupled(method, model, batch, lr, momentum, steps, e0):
     D, u, v = decoupled_kernel(method, model.decoupled)(lam, float(lr), float(momentum),
                                                         batch_factor_value(model, batch), float(lam.sum()))
     idx = vech_index(method.s)
-    V = np.stack([e0 * e0 for _ in idx], axis=1)             # z_0 = (e_0, ..., e_0): every entry e_0,i^2
+    w = init_weights(method, lr, momentum)                   # z_0 = w ⊗ e_0 (w = 1 by default)
+    V = np.stack([(w[a] * w[b]) * (e0 * e0) for a, b in idx], axis=1)
     top = idx.index((0, 0))
     err2, loss = np.empty(steps + 1), np.empty(steps + 1)
     for k in range(steps + 1):
@@ -375,6 +376,7 @@ def simulate(method, model: SamplingModel, batch, lr, momentum, steps: int, runs
         raise InputError("lr", f"must be > 0, got {lr}")
     A, b, c = (np.asarray(a, dtype=float) for a in method_arrays(method, lr, momentum))
     s = A.shape[0]
+    w0 = init_weights(method, lr, momentum)
     e0 = initial_error(model.d, x0)
     if not float(np.dot(e0, e0)) <= OVERFLOW:
         raise InputError("x0", f"||x_0 - x*||^2 exceeds {OVERFLOW:g}")
@@ -387,7 +389,7 @@ def simulate(method, model: SamplingModel, batch, lr, momentum, steps: int, runs
     states = []
     for b0, nblk in chunks:
         start = layout.real_mask(b0, nblk)[:, None] * e0[None, :]
-        states.append([xp.asarray(start) for _ in range(s)])
+        states.append([xp.asarray(w0[a] * start) for a in range(s)])     # z_0 = w ⊗ e_0
 
     record = np.empty((steps + 1, 5, layout.n_blocks))
     t0 = time.perf_counter()

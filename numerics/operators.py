@@ -62,6 +62,13 @@ def method_arrays(method, lr, momentum):
     return triple_kernel(as_method(method))(float(lr), float(momentum))
 
 
+def init_weights(method, lr, momentum) -> np.ndarray:
+    """w (s,) with z_0 = w ⊗ e_0: the method's ``init`` (all ones by default) at (lr, momentum)."""
+    m = as_method(method)
+    w = m.init_vector().subs({symbols.eta: lr, symbols.beta: momentum})
+    return np.array([float(x) for x in w], dtype=float)
+
+
 @lru_cache(maxsize=None)
 def decoupled_kernel(method: Method, noise: DecoupledNoise, module: str = "numpy"):
     """(lambda, eta, beta, f_B, tau) -> (D (..., k, k), u (..., k), v (..., k)), k = s(s+1)/2."""

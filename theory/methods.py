@@ -402,6 +402,8 @@ def _exact_value(v, key):
     return val
 
 
+exact_value = _exact_value     # public name: a user value (str, int, float, Fraction, SymPy) as an exact number
+
 _ASSUMPTIONS = {"eta": {"positive": True}, "beta": {"nonnegative": True}}
 
 

@@ -7,6 +7,7 @@ from ..theory import symbols
 from ..theory.errors import InputError
 from ..theory.formulas import deterministic_tuning, first_moment_charpoly, render, second_moment_charpoly
 from ..theory.methods import METHODS, get_method
+from .method_options import METHOD_HELP, add_param_option, formula_method
 from ..theory.moments import decoupled_block, first_moment_block, secular_term
 from ..theory.sampling import COORDINATE_DIAGONAL_NOISE, GAUSSIAN_NOISE, MODELS
 
@@ -15,7 +16,8 @@ DECOUPLED = {"gaussian": GAUSSIAN_NOISE, "coordinate": COORDINATE_DIAGONAL_NOISE
 
 
 def add_parser(p):
-    p.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
+    p.add_argument("--method", required=True, help=METHOD_HELP)
+    add_param_option(p, conventions=False)
     p.add_argument("--model", default="gaussian", help=f"one of: {', '.join(MODELS)} (default gaussian)")
     p.add_argument("--what", default="first-moment", help=f"one of: {', '.join(WHATS)}")
     p.add_argument("--latex", action="store_true", help="print LaTeX instead of plain text")
@@ -57,7 +59,7 @@ def lines_for(method_name: str, model: str, what: str, latex: bool, spectrum: st
                 ("phi(z, lambda) = v^T (z I - D)^(-1) u, F(z) = sum_i phi(z, lambda_i) = 1; f_B = 1/B",
                  secular_term(method, noise))]
     if what == "stochastic-rate":
-        return stochastic_rate_lines(method.name, spectrum, batch, model)
+        return stochastic_rate_lines(method, spectrum, batch, model)
     t = deterministic_tuning(method.name)
     return [("eta*", t.eta), ("beta*", t.beta), ("contraction of E e_k (per step)", t.contraction),
             ("rho = rate of E||e_k||^2", t.rho)] + [("condition", c) for c in t.conditions]
@@ -118,7 +120,7 @@ def run(args) -> int:
     if args.what != "stochastic-rate" and (args.spectrum is not None or args.batch is not None):
         raise InputError("spectrum" if args.spectrum is not None else "batch",
                          "only used with --what stochastic-rate")
-    items = lines_for(args.method, args.model, args.what, args.latex, args.spectrum, args.batch)
+    items = lines_for(formula_method(args), args.model, args.what, args.latex, args.spectrum, args.batch)
     if args.json:
         import json
         print(json.dumps({"method": args.method, "what": args.what, "model": args.model,

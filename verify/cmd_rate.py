@@ -8,11 +8,13 @@ from ..theory.errors import InputError
 from ..theory.methods import METHODS, get_method
 from ..theory.parse import parse_number_exact
 from ..theory.sampling import MODELS, check_model_name
+from .method_options import METHOD_HELP, add_param_option, resolve_method
 from .parsing import load_array, parse_batch, parse_momentum, parse_positive, parse_spec
 
 
 def add_parser(p):
-    p.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
+    p.add_argument("--method", help=METHOD_HELP)
+    add_param_option(p)
     p.add_argument("--model", default="gaussian", help=f"one of: {', '.join(MODELS)} (default gaussian)")
     p.add_argument("--spectrum", help="eigenvalues of H: 1,2,3 | linspace:LO:HI:D | geomspace:LO:HI:D | @FILE "
                                       "(gaussian; coordinate with diagonal H)")
@@ -20,7 +22,7 @@ def add_parser(p):
     p.add_argument("--batch", required=True, help="batch size B >= 1, or inf (deterministic)")
     p.add_argument("--without-replacement", action="store_true",
                    help="draw a uniform B-subset of the n components (finite, kaczmarz, coordinate)")
-    p.add_argument("--lr", required=True, help="step size eta > 0 (decimal or fraction like 1/3)")
+    p.add_argument("--lr", help="step size eta > 0 (decimal or fraction like 1/3); required")
     p.add_argument("--momentum", default="0", help="momentum beta in [0, 1) (default 0)")
     p.add_argument("--digits", help="correct significant digits wanted (default: double precision)")
     p.add_argument("--certify", action="store_true", help="add an interval proven to contain rho (arb)")
@@ -62,7 +64,7 @@ def parse_digits(text):
 def run(args) -> int:
     from ..numerics.rates import format_digits
     from ..numerics.rates import spectral_radius
-    method = get_method(args.method)
+    method = resolve_method(args)
     parse_positive(args.lr, "lr")                       # validation with the parameter's name
     parse_momentum(args.momentum, "momentum")
     lr, momentum = parse_number_exact(args.lr, "lr"), parse_number_exact(args.momentum, "momentum")

@@ -13,6 +13,7 @@ from ..theory.errors import InputError
 from ..theory.methods import METHODS, get_method
 from ..theory.sampling import MODELS
 from .cmd_rate import build_model   # the model options are those of `rate`
+from .method_options import METHOD_HELP, add_param_option, resolve_method
 from .parsing import parse_batch, parse_momentum, parse_number, parse_positive, parse_spec
 
 TABLE_ROWS = 12
@@ -23,7 +24,8 @@ EXACT_MAX_FLOPS = 1e11      # about a minute of dense second-moment recursion
 # arguments
 # --------------------------------------------------------------------------------------------------
 def add_parser(p):
-    p.add_argument("--method", required=True, help=f"one of: {', '.join(METHODS)}")
+    p.add_argument("--method", help=METHOD_HELP)
+    add_param_option(p)
     p.add_argument("--model", default="gaussian", help=f"one of: {', '.join(MODELS)} (default gaussian)")
     p.add_argument("--spectrum", metavar="SPEC", help="eigenvalues of H (gaussian; coordinate with diagonal H): "
                    "comma-separated, linspace:LO:HI:D, geomspace:LO:HI:D or @FILE")
@@ -31,7 +33,7 @@ def add_parser(p):
     p.add_argument("--without-replacement", action="store_true",
                    help="batches are uniform B-subsets of the n components (finite-population models)")
     p.add_argument("--batch", required=True, help="batch size B (integer >= 1) or inf")
-    p.add_argument("--lr", required=True, help="step size eta (> 0; decimals or fractions like 1/3)")
+    p.add_argument("--lr", help="step size eta (> 0; decimals or fractions like 1/3); required")
     p.add_argument("--momentum", default="0", help="momentum beta in [0, 1) (default 0)")
     p.add_argument("--steps", required=True, help="number of steps K")
     p.add_argument("--runs", required=True, help="number of independent replicas R (>= 2)")
@@ -194,7 +196,7 @@ def plot(res, exact_err2, path: str, title: str):
 def run(args) -> int:
     from ..numerics.montecarlo import exact_cost, exact_moments, simulate
 
-    method = get_method(args.method)
+    method = resolve_method(args)
     model = build_model(args)
     batch = model.check_batch(parse_batch(args.batch))
     lr = parse_positive(args.lr, "lr")

@@ -13,6 +13,7 @@ from ..theory.errors import InputError
 from ..theory.methods import METHODS, get_method
 from ..theory.sampling import MODELS
 from .cmd_rate import build_model
+from .method_options import add_param_option, resolve_methods
 from .parsing import parse_batch, parse_list
 
 DEFAULT_METHODS = "sgd,heavy-ball,nesterov"
@@ -28,6 +29,7 @@ def add_parser(p):
     p.add_argument("--matrix", help="FILE.npy or text: the data matrix A (finite, kaczmarz) or H (coordinate)")
     p.add_argument("--without-replacement", action="store_true",
                    help="draw a uniform B-subset of the n components (finite, kaczmarz, coordinate)")
+    add_param_option(p, conventions=False)
     p.add_argument("--batch", required=True, help="comma list of batch sizes B >= 1 or inf, e.g. 1,4,16,64,inf")
     p.add_argument("--seed", default="0", help="seed of the grid jitter (default 0)")
     p.add_argument("--workers", default="1", help="processes for the independent (method, B) points (default 1)")
@@ -135,7 +137,7 @@ def plot(curve, path: str):
 
 def run(args) -> int:
     from ..numerics.tuning import tune_curve
-    methods = parse_methods(args.method)
+    methods = resolve_methods(args, args.method)
     batches = parse_list(args.batch, parse_batch, "batch")
     seed = _int_option(args.seed, "seed", 0)
     workers = _int_option(args.workers, "workers", 1)
