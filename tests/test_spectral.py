@@ -290,3 +290,82 @@ def test_unsorted_spectrum_same_rate(spectrum):
     ref = spectral_radius("heavy-ball", Coordinate(spectrum=[1, 2, 3]), 2, 0.1, 0.5, digits=20)
     assert agree(spectral_radius("heavy-ball", c, 2, 0.1, 0.5, digits=20), ref)
     assert agree(spectral_radius("heavy-ball", c, 2, 0.1, 0.5), ref)
+
+
+# --------------------------------------------------------------------------------------------------
+# the result type: repr with exactly the stated digits, honest K at the edges
+# --------------------------------------------------------------------------------------------------
+def test_repr_shows_every_stated_digit_and_no_more():
+    g = Gaussian([1, 2, 3])
+    r = spectral_radius("heavy-ball", g, 2, sp.Rational(1, 10), sp.Rational(1, 2), digits=30)
+    shown = repr(r).split("rho='")[1].split("'")[0]
+    assert sum(ch.isdigit() for ch in shown.lstrip("0.")) == 30 and shown == format_digits(r.rho, 30)
+    with mp.workdps(60):                      # the 30 digits shown are right: 45 digits from a second run
+        ref = spectral_radius("heavy-ball", g, 2, sp.Rational(1, 10), sp.Rational(1, 2), digits=45).rho
+        assert abs(mp.mpf(shown) - ref) <= mp.mpf(10) ** -30 * ref
+    d = spectral_radius("heavy-ball", g, 2, 0.1, 0.5)
+    shown = repr(d).split("rho='")[1].split("'")[0]
+    assert sum(ch.isdigit() for ch in shown.lstrip("0.")) == d.digits < 17
+    # a certified result prints its interval as an interval, rounded outward
+    c = spectral_radius("heavy-ball", g, 2, sp.Rational(1, 10), sp.Rational(1, 2), certify=True)
+    lo, hi = eval(repr(c).split("interval=")[1].split(")")[0] + ")")
+    assert mp.mpf(lo) <= c.interval[0] and c.interval[1] <= mp.mpf(hi) and mp.mpf(lo) < mp.mpf(hi)
+
+
+def test_repr_pastes_back_and_construction_validates():
+    with mp.workdps(40):
+        r = RateResult(mp.mpf(1) / 3, 25, (mp.mpf(1) / 3 - mp.mpf(10) ** -30, mp.mpf(1) / 3 + mp.mpf(10) ** -30),
+                       "secular", "mpmath", ("a note",))
+    again = eval(repr(r), {"RateResult": RateResult})
+    assert again.digits == 25 and again.notes == r.notes and format_digits(again.rho, 25) == format_digits(r.rho, 25)
+    # the interval pastes back as an enclosure of the original (outward rounding may widen it by one unit)
+    assert again.interval[0] <= r.interval[0] and r.interval[1] <= again.interval[1]
+    assert again.interval[1] - again.interval[0] <= 3 * (r.interval[1] - r.interval[0])
+    with mp.workdps(40):
+        assert abs(again.rho - mp.mpf(1) / 3) <= mp.mpf(10) ** -25
+    with pytest.raises(AttributeError):
+        r.rho = 0.5                            # frozen
+    for bad in [dict(digits=-1), dict(route="nonsense"), dict(precision="single"),
+                dict(interval=(mp.mpf(2), mp.mpf(1)))]:
+        with pytest.raises(ValueError):
+            RateResult(**{"rho": mp.mpf("0.5"), "digits": 5, **bad})
+
+
+def test_K_is_inf_at_rho_one_in_every_mode():
+    """GD at lr = 2/L on H = diag(1): the block is -1, rho = 1 exactly; K = inf in double and mpmath."""
+    g = Gaussian([1])
+    for kw in [{}, {"digits": 30}, {"certify": True}]:
+        r = spectral_radius("sgd", g, INF, 2, 0, **kw)
+        assert r.rho == 1 and math.isinf(float(r.K)) and r.K > 0 and r.K_digits() == 0
+        assert r.to_json()["K"] == "inf" and not r.diverges
+    # rho within its 30 stated digits of 1 (printed 1.000...): K is inf, not -4.9e55
+    with mp.workdps(80):
+        near = RateResult(1 + mp.mpf(10) ** -56 * 2, 30, None, "secular", "mpmath")
+        below = RateResult(1 - mp.mpf(10) ** -56 * 2, 30, None, "secular", "mpmath")
+    for x in (near, below):
+        assert x.to_json()["rho"] == "1.00000000000000000000000000000" and x.to_json()["K"] == "inf"
+        assert x.undecided and not x.diverges and mp.isinf(x.K)
+    # but a rho clearly below 1 keeps its finite K
+    with mp.workdps(50):
+        ok = RateResult(1 - mp.mpf(10) ** -20, 30, None, "secular", "mpmath")
+    assert not ok.undecided and ok.K_digits() == 10
+    assert format_digits(ok.K, 10) == "1.000000000e+20"
+
+
+def test_K_for_diverging_rates_is_not_a_positive_iteration_count():
+    for r in [RateResult(2.0, 15), RateResult(mp.mpf(2), 30, None, "secular", "mpmath")]:
+        assert r.diverges and r.K < 0
+        with mp.workdps(40):                  # -K iterations per e-fold of growth
+            assert abs(-r.K - 1 / mp.log(2)) <= mp.mpf(10) ** -14
+        assert r.to_json()["K"].startswith("-")
+    r = spectral_radius("heavy-ball", Gaussian([1.0, 2.0]), 1, 1.5, 0.5)
+    assert r.rho > 1 and r.diverges and r.K < 0
+
+
+@pytest.mark.parametrize("name", ["", ".result", ".polynomials", ".grid", ".secular", ".contexts", ".certify"])
+def test_rates_docstring_examples_run(name):
+    import doctest
+    import importlib
+    mod = importlib.import_module("momentum_verify.numerics.rates" + name)
+    res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert res.failed == 0

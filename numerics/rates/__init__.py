@@ -109,7 +109,7 @@ def spectral_radius(method, model: SamplingModel, batch, lr, momentum, *, digits
     Examples
     --------
     >>> from momentum_verify.theory.sampling import Gaussian
-    >>> spectral_radius("sgd", Gaussian([1, 1]), 2, 0.5, 0, digits=10)   # (d+1)/(B+d+1) at eta = B/(B+d+1)
+    >>> spectral_radius("sgd", Gaussian([1, 1]), 2, 0.4, 0, digits=10)   # (d+1)/(B+d+1) at eta = B/(B+d+1)
     RateResult(rho='0.6000000000', digits=10, route='secular', precision='mpmath')
     """
     method = as_method(method)
@@ -209,7 +209,7 @@ def rho_grid(method, model: SamplingModel, batch, lrs, momenta) -> np.ndarray:
     other models loop over :func:`spectral_radius`. Diverging points get rho > 1.
 
     >>> from momentum_verify.theory.sampling import Gaussian
-    >>> rho_grid("sgd", Gaussian([1.0, 1.0]), 2, [0.5, 1.0], 0.0).round(12)
+    >>> rho_grid("sgd", Gaussian([1.0, 1.0]), 2, [0.4, 0.8], 0.0).round(12)
     array([0.6, 1. ])
     """
     method = as_method(method)

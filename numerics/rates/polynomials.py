@@ -36,8 +36,8 @@ def horner_last_axis(c: np.ndarray, z):
 def horner_monic(coefs, z):
     """p(z), p'(z) for the monic polynomial z^q + coefs[0] z^(q-1) + ... + coefs[q-1] (arrays).
 
-    >>> horner_monic([np.array(-3.0), np.array(2.0)], np.array(3.0))
-    (2.0, 3.0)
+    >>> [float(v) for v in horner_monic([np.array(-3.0), np.array(2.0)], np.array(3.0))]
+    [2.0, 3.0]
     """
     if not coefs:
         return np.ones_like(z), np.zeros_like(z)

@@ -122,8 +122,8 @@ class RateResult:
         return format_bound(lo, nd, "down"), format_bound(hi, nd, "up")
 
     def __repr__(self) -> str:
-        parts = [f"rho={format_digits(self.rho, self.digits)!r}" if self.digits > 0 else f"rho={float(self.rho)!r}",
-                 f"digits={self.digits}"]
+        # digits = 0: one digit shown as an estimate (no digit guaranteed, as ``digits=0`` says)
+        parts = [f"rho={format_digits(self.rho, max(self.digits, 1))!r}", f"digits={self.digits}"]
         if self.interval is not None:
             parts.append(f"interval={self._interval_strings()!r}")
         parts += [f"route={self.route!r}", f"precision={self.precision!r}"]
