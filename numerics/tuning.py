@@ -504,12 +504,13 @@ def tune_curve(methods, model: SamplingModel, batches, *, seed: int = 0, grid: T
     Batches are sorted ascending (inf last); each point is tuned independently (same seed), so neither
     the order of the input nor ``workers`` (processes, for the independent points) changes the result.
     """
-    names = [as_method(m).name for m in methods]
+    objs = {as_method(m).name: as_method(m) for m in methods}     # method files and bound methods travel as objects
+    names = list(objs)
     if "sgd" not in names:
         names = ["sgd"] + names
     names = list(dict.fromkeys(names))
     bs = sorted({model.check_batch(b) for b in batches})
-    tasks = [(m, model, b, seed, grid) for m in names for b in bs]
+    tasks = [(objs.get(m, m), model, b, seed, grid) for m in names for b in bs]
     if workers > 1 and len(tasks) > 1:
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(max_workers=workers) as pool:
