@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import flint
 import numpy as np
@@ -91,10 +91,14 @@ class SpectrumClass:
 
     def trace(self) -> float | None:
         """tr H fixed by kappa_bar (None without the constraint)."""
+        return self._trace
+
+    @cached_property
+    def _trace(self):
         if self.kappa_bar is None:
             return None
-        return float(tc.trace_for_kappa_bar(self.model, sp.Float(self.mu), sp.Float(self.L),
-                                            sp.Float(self.kappa_bar)))
+        return float(tc.trace_for_kappa_bar(self.model, sp.Float(self.mu, 30), sp.Float(self.L, 30),
+                                            sp.Float(self.kappa_bar, 30)))
 
     def free_range(self) -> tuple[float, float]:
         """Interval of values one eigenvalue besides mu and L can take in a class spectrum."""
@@ -314,6 +318,24 @@ def _first_below(fun, z0: float) -> float:
     raise RuntimeError("no upper bracket for the secular root")
 
 
+def _secular_root(G, rD: float):
+    """Largest root above rD of a function decreasing on (rD, inf), or None when G <= 0 all the way down
+    to rD (1 + 1e-12). MATH.md §5's trap: near (nearly) defective blocks G evaluated a hair above rD can
+    come out with the wrong sign, so walk down from a point where G < 0 instead of probing rD."""
+    z_hi = _first_below(G, _above_start(rD))
+    gap = z_hi - rD
+    z_prev = z_hi
+    while gap > 1e-12 * max(rD, 1e-300):
+        gap *= 0.25
+        z = rD + gap
+        v = G(z)
+        if np.isfinite(v) and v > 0:
+            return _root_decreasing(G, z, z_prev)
+        if not np.isfinite(v) or v < 0:
+            z_prev = z if np.isfinite(v) else z_prev
+    return None
+
+
 def _instance_rho_double(pt: _Point, values, mults, tau: float) -> float:
     """rho(T) of the spectrum with distinct ``values`` of multiplicities ``mults`` (double)."""
     values, mults = np.asarray(values, float), np.asarray(mults, float)
@@ -321,11 +343,8 @@ def _instance_rho_double(pt: _Point, values, mults, tau: float) -> float:
     if not pt.coupled:
         return rD
     F = lambda z: float(np.sum(mults * pt.phi(z, values, tau))) - 1.0
-    z0 = _above_start(rD)
-    v0 = F(z0)
-    if not (np.isfinite(v0) and v0 > 0):
-        return rD
-    return _root_decreasing(F, z0, _first_below(F, z0))
+    root = _secular_root(F, rD)
+    return rD if root is None else max(root, rD)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -448,28 +467,34 @@ def _phi_star(pt: _Point, cls: SpectrumClass, z: float):
 
 
 def _two_point_instances(cls: SpectrumClass, l1: float, l2: float):
-    """Spectra with k copies of one free value and d - 2 - k of another, trace matched."""
+    """Spectra with k copies of one free value, j of another and at most one adjusted value holding
+    the rest of the trace (the integer rounding of the relaxed two-point solution)."""
     d, mu, L = cls.d, cls.mu, cls.L
     Sp = cls.trace() - mu - L
     n = d - 2
-    out = []
+    out = [_merge([mu, L, Sp / n], [1, 1, n])]
     if l2 <= l1:
-        return [_merge([mu, L, Sp / n], [1, 1, n])]
+        return out
     t = (l2 - Sp / n) / (l2 - l1)
-    for k in sorted({int(math.floor(t * n)), int(math.ceil(t * n))}):
-        k = min(max(k, 0), n)
-        if 0 < k < n:
-            x2 = (Sp - k * l1) / (n - k)
-            if mu <= x2 <= L:
-                out.append(_merge([mu, L, l1, x2], [1, 1, k, n - k]))
-            x1 = (Sp - (n - k) * l2) / k
-            if mu <= x1 <= L:
-                out.append(_merge([mu, L, x1, l2], [1, 1, k, n - k]))
-        elif k == 0:
-            out.append(_merge([mu, L, Sp / n], [1, 1, n]))
-        else:
-            out.append(_merge([mu, L, Sp / n], [1, 1, n]))
-    return out or [_merge([mu, L, Sp / n], [1, 1, n])]
+    k0 = int(math.floor(t * n))
+    for k in range(max(0, k0 - 1), min(n, k0 + 2) + 1):
+        for j in (n - k - 1, n - k):
+            if j < 0:
+                continue
+            r = n - k - j
+            x3 = Sp - k * l1 - j * l2
+            if r == 0 and abs(x3) <= 1e-12 * Sp:
+                out.append(_merge([mu, L, l1, l2], [1, 1, k, j]))
+            elif r == 1 and mu <= x3 <= L:
+                out.append(_merge([mu, L, l1, l2, x3], [1, 1, k, j, 1]))
+            if 0 < k < n and r == 0:
+                x2 = (Sp - k * l1) / (n - k)
+                if mu <= x2 <= L:
+                    out.append(_merge([mu, L, l1, x2], [1, 1, k, n - k]))
+                x1 = (Sp - (n - k) * l2) / k
+                if mu <= x1 <= L:
+                    out.append(_merge([mu, L, x1, l2], [1, 1, k, n - k]))
+    return out
 
 
 def estimate(method, cls: SpectrumClass, batch, lr, momentum) -> _Estimate:
@@ -483,13 +508,11 @@ def estimate(method, cls: SpectrumClass, batch, lr, momentum) -> _Estimate:
         low = _instance_rho_double(pt, vals, mults, tau)
         return _Estimate(low, rD, vals, mults, "block radius")
     G = lambda z: _phi_star(pt, cls, z)[0] - 1.0
-    z0 = _above_start(rD)
-    g0 = G(z0)
-    if not (np.isfinite(g0) and g0 > 0):
+    zu = _secular_root(G, rD)
+    if zu is None:
         vals, mults = _fill(cls, xD)
         low = _instance_rho_double(pt, vals, mults, 0.0)
         return _Estimate(low, max(rD, low), vals, mults, "block radius")
-    zu = _root_decreasing(G, z0, _first_below(G, z0))
     _, (l1, l2, nu) = _phi_star(pt, cls, zu)
     if cls.d == 2:
         cands = [([cls.mu, cls.L], [1, 1])]
@@ -750,3 +773,90 @@ def brute_force(method, cls: SpectrumClass, batch, lr, momentum, grid: int = 9):
         if r > best[0]:
             best = (r, sorted(spec))
     return best
+
+
+# --------------------------------------------------------------------------------------------------
+# minimax tuning
+# --------------------------------------------------------------------------------------------------
+@dataclass
+class MinimaxResult:
+    """(eta, beta) minimising the class's worst rate, next to the instance-optimal tuning.
+
+    worst : :class:`WorstCaseResult` at the minimax parameters (its lower/upper bracket rho_worst).
+    instance_tune : numerics.tuning's TuneResult on the worst instance (the price of not knowing the
+        spectrum is K_minimax / K_instance >= 1 up to the tolerances of both searches).
+    """
+
+    worst: WorstCaseResult
+    instance_tune: object
+    evaluations: int
+
+    @property
+    def K_minimax(self) -> float:
+        return -1 / math.log(self.worst.lower) if 0 < self.worst.lower < 1 else math.inf
+
+    @property
+    def K_instance(self) -> float:
+        return float(self.instance_tune.K)
+
+    def to_json(self) -> dict:
+        from .rates import format_digits
+        out = self.worst.to_json()
+        out["tune"] = {"lr": self.worst.lr, "momentum": self.worst.momentum,
+                       "K_minimax": format_digits(self.K_minimax, 6),
+                       "instance_lr": float(self.instance_tune.lr), "instance_momentum": float(self.instance_tune.momentum),
+                       "K_instance": format_digits(self.K_instance, 6),
+                       "price": format_digits(self.K_minimax / self.K_instance, 4),
+                       "evaluations": self.evaluations,
+                       "note": "minimax and instance tunings are numerical searches (local optima possible); "
+                               "K to 6 digits of the searched optimum, not of the global optimum"}
+        return out
+
+
+def minimax_tune(method, cls: SpectrumClass, batch, *, certify: bool = False, seed: int = 0) -> MinimaxResult:
+    """min over (eta, beta) of the class's worst rate (double estimate of the upper side), by a coarse
+    grid in (log eta, log(1 - beta)) and Nelder-Mead from the best points; then the instance-optimal
+    tuning of the worst instance (numerics.tuning.tune).
+
+    >>> r = minimax_tune("sgd", SpectrumClass("gaussian", 1.0, 1.0, 3), 4)
+    >>> abs(r.worst.lr - 4 / 8) < 1e-3
+    True
+    """
+    from scipy.optimize import minimize
+    from .tuning import tune
+    m = as_method(method)
+    from ..theory.sampling import check_batch
+    batch = check_batch(batch)
+    count = [0]
+
+    def obj(x):
+        e = math.exp(x[0])
+        b = 0.0 if not m.uses_momentum else 1 - math.exp(x[1])
+        if not (0 <= b < 1) or not math.isfinite(e):
+            return math.inf
+        count[0] += 1
+        try:
+            return estimate(m, cls, batch, e, b).upper
+        except (RuntimeError, ValueError, FloatingPointError):
+            return math.inf
+
+    etas = np.log(np.geomspace(1e-3 / cls.L, 8 / cls.mu if m.uses_momentum else 4 / cls.L, 16))
+    oms = np.log(np.array([1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.003])) if m.uses_momentum else np.array([0.0])
+    pts = [(obj((x, y)), x, y) for x in etas for y in oms]
+    pts.sort()
+    best = None
+    for v, x, y in pts[:2]:
+        if not math.isfinite(v):
+            continue
+        x0 = np.array([x, y]) if m.uses_momentum else np.array([x])
+        f = (lambda p: obj((p[0], p[1]))) if m.uses_momentum else (lambda p: obj((p[0], 0.0)))
+        r = minimize(f, x0, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-12, "maxfev": 150})
+        if best is None or r.fun < best[0]:
+            best = (r.fun, r.x)
+    if best is None:
+        raise InputError("batch", "no (lr, momentum) makes the class converge on the searched grid")
+    e = float(math.exp(best[1][0]))
+    b = float(1 - math.exp(best[1][1])) if m.uses_momentum else 0.0
+    wc = worst_case(m, cls, batch, e, b, certify=certify)
+    it = tune(m, cls.sampling_model(wc.instance), batch, seed=seed)
+    return MinimaxResult(wc, it, count[0])

@@ -43,11 +43,16 @@ def r_squared(model: str, tau, L):
     raise InputError("model", f"spectrum classes exist for {', '.join(CLASS_MODELS)}, not {model!r}")
 
 
+@lru_cache(maxsize=None)
+def trace_formula(model: str) -> sp.Expr:
+    """tau = tr H in terms of mu, L, kappa_bar, solved from kappa_bar mu = R^2(tau, L)."""
+    t = sp.Symbol("t")
+    return sp.solve(sp.Eq(r_squared(model, t, symbols.L), symbols.kappa_bar * symbols.mu), t)[0]
+
+
 def trace_for_kappa_bar(model: str, mu, L, kappa_bar):
     """tau = tr H fixed by kappa_bar = R^2/mu (solved from :func:`r_squared`)."""
-    t = sp.Symbol("t")
-    sol = sp.solve(sp.Eq(r_squared(model, t, L), kappa_bar * mu), t)
-    return sol[0]
+    return trace_formula(model).subs({symbols.mu: mu, symbols.L: L, symbols.kappa_bar: kappa_bar})
 
 
 def kappa_bar_range(model: str, mu, L, d):
