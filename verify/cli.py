@@ -21,6 +21,8 @@ COMMANDS = {
     "simulate": ("momentum_verify.verify.cmd_simulate", "Monte Carlo simulation against the exact recursion"),
     "weak-approx": ("momentum_verify.verify.cmd_weak_approx", "SGDM vs SGD at small learning rates (Wang et al. 2024)"),
     "sweep": ("momentum_verify.verify.cmd_sweep", "grids of rate/tune points on Dask"),
+    "worst-case": ("momentum_verify.verify.cmd_worst_case", "worst rate over a spectrum class (certified bracket, minimax tuning)"),
+    "bound-check": ("momentum_verify.verify.cmd_bound_check", "check a claimed bound over a grid of classes (TOML)"),
 }
 
 
