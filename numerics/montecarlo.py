@@ -83,6 +83,7 @@ class RateFit:
     confidence: float
     reliable: bool
     method: str = "least squares of log mean on k; delete-one-group jackknife t interval"
+    n_used: int = 0         # steps used by the fit (k1 - k0 + 1 when the window has no holes)
 
 
 @dataclass
@@ -482,7 +483,7 @@ def fit_rate(steps, group_sums, sizes, reliable, confidence, window=None) -> Rat
     half = _t_quantile(confidence, G - 1) * se
     ks = steps[use]
     return RateFit(float(math.exp(center)), (float(math.exp(center - half)), float(math.exp(center + half))),
-                   (int(ks[0]), int(ks[-1])), confidence, bool(ok))
+                   (int(ks[0]), int(ks[-1])), confidence, bool(ok), n_used=int(ks.size))
 
 
 def _summarise(record, layout, confidence, window, runs, backend, seed, elapsed, stopped_at, reason):

@@ -30,13 +30,14 @@ def test_json_contract(capsys):
     exact, _ = exact_moments("heavy-ball", Gaussian([1, 0.5, 0.1]), 2, 0.3, 0.5, 30)
     np.testing.assert_allclose(d["exact"], exact, rtol=1e-12)
     assert all(lo <= m <= hi for lo, m, hi in zip(d["ci_low"], d["mean_sq_error"], d["ci_high"]))
-    lo, hi = d["rate_fit"]["ci"]
-    assert lo <= d["rate_fit"]["rho"] <= hi
+    w = d["rate_fit"]["window_rho"]
+    lo, hi = (float(v) for v in w["ci"])
+    assert lo <= float(w["estimate"]) <= hi and w["confidence"] == 0.99
     assert d["confidence"] == 0.99 and d["runs"] == 2000 and d["backend"] == "numpy"
     assert d["stopped_at"] is None
     if "exact_rate" in d:              # numerics.spectral present: the fitted rate brackets rho
         rho = float(d["exact_rate"]["rho"])
-        assert abs(math.log(rho)) == pytest.approx(abs(math.log(d["rate_fit"]["rho"])), rel=0.05)
+        assert abs(math.log(rho)) == pytest.approx(abs(math.log(float(w["estimate"]))), rel=0.05)
 
 
 def test_json_divergent_has_no_nan(capsys):
@@ -54,7 +55,7 @@ def test_text_output_and_plot(capsys, tmp_path):
     png = tmp_path / "mc.png"
     assert main(BASE + ["--plot", str(png), "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "99% CI" in out and "fitted rate: rho =" in out and "replica-steps/s" in out
+    assert "99% CI" in out and "fitted slope of the window" in out and "replica-steps/s" in out
     assert png.stat().st_size > 1000
 
 
@@ -118,3 +119,39 @@ def test_exact_skipped_when_too_costly(capsys, tmp_path, monkeypatch):
     d = run_json(capsys, ["simulate", "--method", "sgd", "--model", "finite", "--matrix", str(tmp_path / "A.npy"),
                           "--batch", "1", "--lr", "0.1", "--steps", "5", "--runs", "10"])
     assert d["exact"] == [None] * 6 and "skipped" in d["exact_note"]
+
+
+# a pre-asymptotic window (small d, few steps): the fitted slope of steps 10-20 is not rho
+PRE = ["simulate", "--method", "sgd", "--spectrum", "0.5,2", "--batch", "1", "--lr", "0.1", "--steps", "20",
+       "--runs", "4000", "--seed", "0"]
+
+
+def test_pre_asymptotic_window_says_which_is_which(capsys):
+    d = run_json(capsys, PRE)
+    f = d["rate_fit"]
+    exact, _ = exact_moments("sgd", Gaussian([0.5, 2]), 1, 0.1, 0, 20)
+    k0, k1 = f["window"]
+    slope = np.polyfit(np.arange(k0, k1 + 1), np.log(exact[k0:k1 + 1]), 1)[0]   # second route: numpy's fit
+    assert float(f["exact_window_rho"]) == pytest.approx(math.exp(slope), rel=1e-7)
+    lo, hi = (float(v) for v in f["window_rho"]["ci"])
+    rho = float(d["exact_rate"]["rho"])
+    assert not lo <= rho <= hi and f["ci_contains_asymptotic_rho"] is False      # the interval misses rho ...
+    assert lo <= float(f["exact_window_rho"]) <= hi and f["ci_contains_exact_window_rho"] is True  # ... not its window
+    assert f["asymptotic_rho"] == d["exact_rate"]["rho"]
+    assert f["reliable"] is True
+    assert main(PRE + ["--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "window is pre-asymptotic" in out and "asymptotic rate rho (spectral radius) is outside the CI" in out
+
+
+def test_interval_excluding_its_window_slope_is_not_reliable():
+    from momentum_verify.numerics.montecarlo import RateFit
+    from momentum_verify.verify.cmd_simulate import window_comparison, window_lines
+    exact = 0.9 ** np.arange(21.0)                                   # window slope exactly 0.9
+    good = RateFit(0.9, (0.89, 0.91), (10, 20), 0.99, True, n_used=11)
+    bad = RateFit(0.95, (0.94, 0.96), (10, 20), 0.99, True, n_used=11)   # planted: misses 0.9
+    assert window_comparison(good, exact, None)["reliable"] is True
+    c = window_comparison(bad, exact, None)
+    assert c["ci_contains_exact_window_rho"] is False and c["reliable"] is False and c["ess_reliable"] is True
+    assert float(c["exact_window_rho"]) == pytest.approx(0.9, rel=1e-12)
+    assert any("OUTSIDE the CI" in line for line in window_lines(c, 30))

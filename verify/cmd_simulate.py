@@ -13,6 +13,7 @@ from ..theory.errors import InputError
 from ..theory.methods import METHODS, get_method
 from ..theory.sampling import MODELS
 from .cmd_rate import build_model   # the model options are those of `rate`
+from .json_convention import confidence_entry, with_digits
 from .method_options import METHOD_HELP, add_param_option, resolve_method
 from .parsing import parse_batch, parse_momentum, parse_number, parse_positive, parse_spec
 
@@ -103,6 +104,65 @@ def exact_rate(method, model, batch, lr, momentum):
         return None
 
 
+EXACT_WINDOW_DIGITS = 8     # the float64 exact recursion's window slope: far more accurate than this
+
+
+def window_comparison(fit, exact_err2, rate) -> dict:
+    """The fitted rate read for what it is: the slope of its own window, against the exact curve's slope over
+    the same steps and against the asymptotic rho (the spectral radius).
+
+    ``exact_window_rho`` = exp(least-squares slope of log E||e_k||^2 (exact recursion) on k over the window);
+    the Monte Carlo interval estimates exactly this, and rho only once the window is asymptotic. The fit is
+    called reliable only when its ESS test passed and its interval contains ``exact_window_rho`` (when known).
+    """
+    k0, k1 = fit.window
+    ex = np.asarray(exact_err2, dtype=float)[k0:k1 + 1]
+    exact_w = None
+    if ex.size >= 2 and np.all(np.isfinite(ex)) and np.all(ex > 0):
+        slope = float(np.polyfit(np.arange(k0, k1 + 1, dtype=float), np.log(ex), 1)[0])
+        exact_w = math.exp(slope)
+    lo, hi = fit.ci
+    in_w = None if exact_w is None else bool(lo <= exact_w <= hi)
+    rho = None if rate is None else float(rate.rho)
+    in_rho = None if rho is None else bool(lo <= rho <= hi)
+    out = {"window": [int(k0), int(k1)], "steps_used": int(fit.n_used),
+           "window_rho": confidence_entry(fit.rho, lo, hi, fit.confidence, fit.method),
+           **with_digits("exact_window_rho", exact_w, None if exact_w is None else EXACT_WINDOW_DIGITS),
+           "ci_contains_exact_window_rho": in_w,
+           "ci_contains_asymptotic_rho": in_rho,
+           "ess_reliable": bool(fit.reliable),
+           "reliable": bool(fit.reliable) and in_w is not False,
+           "what": "window_rho: exp(least-squares slope of log E||e_k||^2 on k over the window), fitted to the "
+                   "Monte Carlo means; exact_window_rho: the same slope of the exact recursion; the asymptotic "
+                   "rate is exact_rate.rho (they agree only once the window is asymptotic)"}
+    if rate is not None:
+        j = rate.to_json()
+        out.update({"asymptotic_rho": j["rho"], "asymptotic_rho_digits": int(j["digits"])})
+    return out
+
+
+def window_lines(cmp: dict, groups: int) -> list[str]:
+    """Text of :func:`window_comparison`: which number is the window's slope and which is rho."""
+    w = cmp["window_rho"]
+    pct = f"{100 * w['confidence']:g}%"
+    k0, k1 = cmp["window"]
+    out = [f"fitted slope of the window (steps {k0}-{k1}): {w['estimate']}, {pct} CI [{w['ci'][0]}, {w['ci'][1]}] "
+           f"(jackknife over {groups} groups)"]
+    if not cmp["ess_reliable"]:
+        out.append("  window has fewer than 3 steps with reliable means: treat with care")
+    if cmp["exact_window_rho"] is not None:
+        verdict = "inside the CI" if cmp["ci_contains_exact_window_rho"] else \
+            "OUTSIDE the CI: the fitted interval is not reliable"
+        out.append(f"  exact curve's slope over the same steps: {cmp['exact_window_rho']} "
+                   f"({cmp['exact_window_rho_digits']} digits, exact recursion): {verdict}")
+    if "asymptotic_rho" in cmp:
+        where = "inside" if cmp["ci_contains_asymptotic_rho"] else "outside"
+        out.append(f"  asymptotic rate rho (spectral radius) is {where} the CI")
+        if not cmp["ci_contains_asymptotic_rho"] and cmp["ci_contains_exact_window_rho"]:
+            out.append("  the window is pre-asymptotic: its slope is not yet rho (simulate more steps)")
+    return out
+
+
 def to_json(res, exact_err2, exact_loss, rate) -> dict:
     fit = res.rate_fit
     out = {
@@ -111,9 +171,7 @@ def to_json(res, exact_err2, exact_loss, rate) -> dict:
         "ci_low": _finite_list(res.ci_low),
         "ci_high": _finite_list(res.ci_high),
         "exact": _finite_list(exact_err2),
-        "rate_fit": None if fit is None else {
-            "rho": fit.rho, "ci": [fit.ci[0], fit.ci[1]], "window": list(fit.window),
-            "confidence": fit.confidence, "reliable": fit.reliable, "method": fit.method},
+        "rate_fit": None if fit is None else window_comparison(fit, exact_err2, rate),
         "mean_loss": _finite_list(res.mean_loss),
         "loss_ci_low": _finite_list(res.loss_ci_low),
         "loss_ci_high": _finite_list(res.loss_ci_high),
@@ -153,13 +211,13 @@ def print_text(res, exact_err2, rate, header: str):
     fit = res.rate_fit
     if fit is None:
         print("fitted rate: not available (fewer than 3 usable steps)")
-    else:
-        note = "" if fit.reliable else " (window has fewer than 3 reliable steps: treat with care)"
-        print(f"fitted rate: rho = {fit.rho:.6g}, {pct} CI [{fit.ci[0]:.6g}, {fit.ci[1]:.6g}] "
-              f"(steps {fit.window[0]}-{fit.window[1]}, jackknife over {res.groups} groups){note}")
     if rate is not None:
         j = rate.to_json()
-        print(f"exact rate:  rho = {j['rho']} ({j['digits']} digits, {j['route']}, {j['precision']})")
+        print(f"asymptotic rate: rho = {j['rho']} ({j['digits']} digits, {j['route']}, {j['precision']}; "
+              "spectral radius of the second-moment operator)")
+    if fit is not None:
+        for line in window_lines(window_comparison(fit, exact_err2, rate), res.groups):
+            print(line)
     if res.stop_reason:
         print(f"stopped: {res.stop_reason}")
     speed = res.replica_steps / res.elapsed_s if res.elapsed_s > 0 else float("inf")
