@@ -18,7 +18,8 @@ import sympy as sp
 
 from .errors import InputError
 
-FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "ln": sp.log}
+FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "ln": sp.log, "min": sp.Min, "max": sp.Max}
+VARIADIC = {"min", "max"}          # functions taking two or more comma-separated arguments
 _TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z_0-9]*)|(\*\*|[-+*/^(),]))")
 
 
@@ -102,9 +103,14 @@ class _Parser:
         if kind == "name":
             if val in FUNCTIONS and self.peek()[1] == "(":
                 self.take("(")
-                arg = self.expr()
+                args = [self.expr()]
+                while val in VARIADIC and self.peek()[1] == ",":
+                    self.take(",")
+                    args.append(self.expr())
                 self.take(")")
-                return FUNCTIONS[val](arg)
+                if val in VARIADIC and len(args) < 2:
+                    raise InputError(self.param, f"{val}() needs at least two arguments in {self.text!r}")
+                return FUNCTIONS[val](*args)
             if val not in self.names:
                 allowed = ", ".join(sorted(self.names)) or "none"
                 raise InputError(self.param, f"unknown name {val!r} in {self.text!r} (allowed: {allowed})")
