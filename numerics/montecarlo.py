@@ -57,7 +57,7 @@ from .operators import (SecondMomentOperator, as_method, batch_factor_value, dec
                                 method_arrays)
 from ..theory.errors import InputError
 from ..theory.moments import vech_index
-from ..theory.sampling import Gaussian, RankOneModel, SamplingModel
+from ..theory.sampling import SamplingModel, alias_table as _alias_table
 
 OVERFLOW = 1e150          # ||e||^2 above this stops the run (its square still fits in a double)
 UNDERFLOW = 1e-280        # every replica below this: stop (subnormals are slow and carry no digits)
@@ -245,62 +245,30 @@ def _lincomb(coefs, arrays):
     return out if out is not None else 0.0 * arrays[0]
 
 
-def _batch_sum(xp, w, X):
-    """sum_j w[:, j] X[:, j, :] for w (r, B), X (r, B, d): a batched product (a plain one at B = 1)."""
-    if X.shape[1] == 1:
-        return w * X[:, 0, :]
-    return xp.matmul(w[:, None, :], X)[:, 0, :]
-
-
 def alias_table(p) -> tuple[np.ndarray, np.ndarray]:
-    """Walker's alias table (Vose's construction): draw j uniform in 0..n-1 and V uniform in [0, 1);
-    the index is j if V < keep[j], else alias[j]. Then P(index = i) = p_i / sum(p)."""
-    p = np.asarray(p, dtype=float)
-    n = p.size
-    scaled = p * (n / p.sum())
-    keep, alias = np.ones(n), np.arange(n)
-    small = [i for i in range(n) if scaled[i] < 1.0]
-    large = [i for i in range(n) if scaled[i] >= 1.0]
-    while small and large:
-        s, g = small.pop(), large.pop()
-        keep[s], alias[s] = scaled[s], g
-        scaled[g] -= 1.0 - scaled[s]
-        (small if scaled[g] < 1.0 else large).append(g)
-    return keep, alias            # leftovers (rounding) keep probability 1
+    """Walker's alias table (Vose's construction) as arrays: draw j uniform in 0..n-1 and V uniform in
+    [0, 1); the index is j if V < keep[j], else alias[j]. Then P(index = i) = p_i / sum(p)."""
+    keep, alias = _alias_table(list(np.asarray(p, dtype=float)))
+    return np.asarray(keep), np.asarray(alias)
 
 
 class _Kernel:
-    """G_B y and H e for one model on one backend (arrays of shape (r, d))."""
+    """G_B y and H e for one model on one backend (arrays of shape (r, d)); the draws are the model's own
+    sampler (``model.sampler``), exact gradients at batch = inf."""
 
     def __init__(self, model: SamplingModel, batch, bk, gaussian_sampler: str = "reduced"):
         xp = self.xp = bk.xp
         self.bk, self.batch, self.d = bk, batch, model.d
-        H = np.asarray(model.hessian_array(), dtype=float)
-        self.diagonal = isinstance(model, Gaussian)
+        H = np.asarray(model.hessian_array(np), dtype=float)
+        self.diagonal = not np.any(H - np.diag(np.diag(H)))
         self.H_T = xp.asarray(np.ascontiguousarray(H.T))
         self.lam = xp.asarray(np.diag(H).copy())
         if batch == math.inf:
-            self.kind, self.per_replica = "deterministic", model.d
+            self.kind, self.per_replica, self.sampler = "deterministic", model.d, None
             return
-        self.B = int(batch)
-        if isinstance(model, Gaussian):
-            if gaussian_sampler not in ("reduced", "direct"):
-                raise InputError("gaussian_sampler", f"must be 'reduced' or 'direct', got {gaussian_sampler!r}")
-            self.kind = "gaussian-reduced" if gaussian_sampler == "reduced" and self.B >= 2 else "gaussian"
-            self.sqrt_lam = xp.asarray(np.sqrt(np.diag(H)))
-            self.per_replica = self.B * model.d if self.kind == "gaussian" else model.d + self.B
-        elif isinstance(model, RankOneModel):
-            self.kind = "components"
-            p, X, Y = model.component_arrays()
-            self.n = len(p)
-            self.X = xp.asarray(np.asarray(X, dtype=float))
-            self.Y = self.X if Y is X else xp.asarray(np.asarray(Y, dtype=float))
-            self.without = bool(model.without_replacement)
-            keep, alias = alias_table(p)
-            self.keep, self.alias = xp.asarray(keep), xp.asarray(alias)
-            self.per_replica = self.B * model.d * (1 if Y is X else 2) + (self.n if self.without else 0)
-        else:
-            raise InputError("model", f"no sampler for model {model.name!r}")
+        self.sampler = model.sampler(int(batch), bk, gaussian_sampler=gaussian_sampler)
+        self.kind = getattr(self.sampler, "kind", type(self.sampler).__name__)
+        self.per_replica = self.sampler.per_replica
 
     def hess(self, e):
         """H e for each replica."""
@@ -308,36 +276,9 @@ class _Kernel:
 
     def grad(self, y):
         """u = G_B y for each replica (a fresh batch per replica)."""
-        xp, r = self.xp, y.shape[0]
-        if self.kind == "deterministic":
+        if self.sampler is None:
             return self.hess(y)
-        if self.kind == "gaussian-reduced":
-            x = self.sqrt_lam * self.bk.normal((r, self.d))                      # x ~ N(0, H)
-            v = self.lam * y                                                     # H y
-            s2 = xp.sum(v * y, axis=1)                                           # y^T H y
-            safe = xp.where(s2 > 0, s2, xp.ones_like(s2))
-            Q = xp.sum(self.bk.normal((r, self.B)) ** 2, axis=1)                 # chi^2_B
-            xperp = x - v * (xp.sum(x * y, axis=1) / safe)[:, None]
-            return (Q[:, None] * v + (xp.sqrt(s2 * Q))[:, None] * xperp) / self.B
-        if self.kind == "gaussian":
-            Z = self.bk.normal((r, self.B, self.d))
-            w = xp.vecdot(Z, (self.sqrt_lam * y)[:, None, :])                  # (r, B): z_j . (sqrt(lam) y)
-            return self.sqrt_lam * _batch_sum(xp, w, Z) / self.B
-        if self.without:
-            order = xp.argsort(self.bk.uniform((r, self.n)), axis=1)
-            idx = order[:, :self.B]
-        else:                                                                    # alias method, O(1) per draw
-            scaled = self.bk.uniform((r, self.B)) * self.n
-            j = xp.astype(xp.floor(scaled), xp.int64)
-            j = xp.minimum(j, self.n - 1)
-            flat_j = xp.reshape(j, (-1,))
-            stay = xp.reshape(scaled - xp.astype(j, xp.float64), (-1,)) < xp.take(self.keep, flat_j)
-            idx = xp.reshape(xp.where(stay, flat_j, xp.take(self.alias, flat_j)), (r, self.B))
-        flat = xp.reshape(idx, (-1,))
-        Yg = xp.reshape(xp.take(self.Y, flat, axis=0), (r, self.B, self.d))
-        Xg = Yg if self.Y is self.X else xp.reshape(xp.take(self.X, flat, axis=0), (r, self.B, self.d))
-        w = xp.vecdot(Yg, y[:, None, :])                                         # (r, B): y_i . y
-        return _batch_sum(xp, w, Xg) / self.B                                   # (1/B) sum_j x_ij w_j
+        return self.sampler.grad(y)
 
 
 # --------------------------------------------------------------------------------------------------

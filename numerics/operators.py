@@ -19,7 +19,7 @@ import sympy as sp
 from ..theory import symbols
 from ..theory.methods import Method, get_method
 from ..theory.moments import decoupled_block, secular_term, vech_index
-from ..theory.sampling import DecoupledNoise, Gaussian, RankOneModel, SamplingModel
+from ..theory.sampling import DecoupledNoise, SamplingModel
 
 F_B = sp.Symbol("f_B", nonnegative=True)
 _ARGS = (symbols.lam, symbols.eta, symbols.beta, F_B, symbols.tau)
@@ -100,7 +100,7 @@ class DecoupledProblem:
         if model.decoupled is None:
             raise ValueError(f"model {model.name} is not decoupled")
         self.method, self.model = as_method(method), model
-        self.lam = model.spectrum_array()
+        self.lam = model.spectrum_array(np)
         self.fB = batch_factor_value(model, batch)
         self.tau = float(np.sum(self.lam))
         self.lr, self.momentum = float(lr), float(momentum)
@@ -125,6 +125,7 @@ class DecoupledProblem:
 class SecondMomentOperator:
     """T on symmetric (s d) x (s d) matrices for any model, applied matrix-free.
 
+    E[G Y G^T] is the model's ``second_moment_array`` on its ``operator_data`` (no case analysis here).
     Cost per application: O((s d)^3) for Mbar S Mbar^T plus O(n d^2) for rank-one components
     (E[G Y G^T] = sum_i p_i (y_i^T Y y_i) x_i x_i^T), O(d^3) for gaussian (2 H Y H + tr(H Y) H).
     """
@@ -132,20 +133,15 @@ class SecondMomentOperator:
     def __init__(self, method, model: SamplingModel, batch, lr, momentum):
         self.method, self.model = as_method(method), model
         self.A, self.b, self.c = method_arrays(self.method, lr, momentum)
-        self.H = model.hessian_array()
+        self.H = model.hessian_array(np)
         self.d, self.s = self.H.shape[0], self.A.shape[0]
         self.fB = batch_factor_value(model, batch)
         self.Mbar = np.kron(self.A, np.eye(self.d)) + np.kron(np.outer(self.b, self.c), self.H)
-        if isinstance(model, RankOneModel):
-            self.p, self.X, self.Yv = model.component_arrays()
+        self.data = model.operator_data(np)
 
     def second_moment(self, Y: np.ndarray) -> np.ndarray:
-        """E[G_xi Y G_xi^T] for one draw."""
-        if isinstance(self.model, Gaussian):
-            H = self.H
-            return H @ (Y + Y.T) @ H + np.trace(H @ Y) * H
-        w = self.p * np.einsum("ij,ij->i", self.Yv @ Y, self.Yv)   # = y_i^T Y y_i (BLAS, not a 3-operand loop)
-        return (self.X * w[:, None]).T @ self.X
+        """E[G_xi Y G_xi^T] for one draw (the model's own formula, on float arrays)."""
+        return self.model.second_moment_array(Y, self.data, np)
 
     def covariance(self, Y: np.ndarray) -> np.ndarray:
         """C_B(Y) = f_B (E[G Y G^T] - H Y H^T)."""

@@ -30,23 +30,10 @@ def add_parser(p):
 
 
 def build_model(args):
-    """The sampling model from --model, --spectrum / --matrix and --without-replacement."""
-    cls = check_model_name(args.model)
-    wr = bool(getattr(args, "without_replacement", False))
-    spec, mat = getattr(args, "spectrum", None), getattr(args, "matrix", None)
-    if args.model == "gaussian":
-        if spec is None or mat is not None:
-            raise InputError("spectrum", "the gaussian model takes --spectrum (not --matrix)")
-        return cls(parse_spec(spec), without_replacement=wr)
-    if args.model == "coordinate":
-        if (spec is None) == (mat is None):
-            raise InputError("matrix", "coordinate takes exactly one of --spectrum (diagonal H) or --matrix (H)")
-        if spec is not None:
-            return cls(spectrum=parse_spec(spec), without_replacement=wr)
-        return cls(H=load_array(mat, "matrix", ndim=2), without_replacement=wr)
-    if mat is None or spec is not None:
-        raise InputError("matrix", f"the {args.model} model takes --matrix FILE (the rows a_i of A)")
-    return cls(load_array(mat, "matrix", ndim=2), without_replacement=wr)
+    """The sampling model from --model, --spectrum / --matrix and --without-replacement (``from_spec``)."""
+    from .model_spec import from_spec
+    return from_spec(args.model, getattr(args, "spectrum", None), getattr(args, "matrix", None),
+                     bool(getattr(args, "without_replacement", False)))
 
 
 def parse_digits(text):

@@ -172,14 +172,11 @@ def resolve_instance(text: str, source: str, base: Path) -> str:
 @lru_cache(maxsize=64)
 def build_model(model: str, source: str, instance: str, path: str, without_replacement: bool):
     """The sampling model of one instance (cached per process: workers build each instance once)."""
-    cls = check_model_name(model)
+    from .model_spec import from_spec
     if source == "spectra":
-        spectrum = parse_spec("@" + path if path else instance, "spectra")
-        return cls(spectrum=spectrum, without_replacement=without_replacement) if model == "coordinate" \
-            else cls(spectrum, without_replacement=without_replacement)
-    array = load_array(path, "matrices", ndim=2)
-    return cls(H=array, without_replacement=without_replacement) if model == "coordinate" \
-        else cls(array, without_replacement=without_replacement)
+        return from_spec(model, spectrum="@" + path if path else instance, without_replacement=without_replacement,
+                         spectrum_param="spectra")
+    return from_spec(model, matrix=path, without_replacement=without_replacement, matrix_param="matrices")
 
 
 def family_spectra(fam) -> list[str]:

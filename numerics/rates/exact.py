@@ -15,7 +15,7 @@ import sympy as sp
 
 from ..operators import SecondMomentOperator, as_method
 from ...theory.errors import InputError
-from ...theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz, RankOneModel, SamplingModel
+from ...theory.sampling import SamplingModel
 
 # --------------------------------------------------------------------------------------------------
 # exact inputs
@@ -59,29 +59,13 @@ def to_mpf(x):
 def spectrum_exact(model: SamplingModel) -> list:
     """Exact eigenvalues of a diagonal model (gaussian, coordinate with diagonal H), ascending like
     ``model.spectrum_array()`` (indices of eigenvalues agree between the double and exact routes)."""
-    if isinstance(model, Gaussian):
-        vals = model.spectrum.tolist() if isinstance(model.spectrum, np.ndarray) else list(model.spectrum)
-        out = [exact(v) for v in vals]
-    else:
-        H = np.asarray(model.H, dtype=object) if not isinstance(model.H, np.ndarray) else model.H
-        out = [exact(H[i][i]) for i in range(model.d)]
-    return sorted(out, key=lambda v: (float(v), v))
+    return model.exact_spectrum()
 
 
 def exact_copy(model: SamplingModel) -> SamplingModel:
     """The same model with its data as exact rationals, so that derived components (a_i / ||a_i||^2,
     e_i / p_i) are exact too (a model built from floats computes them in rounded arithmetic)."""
-    def rat(data):
-        return [[exact(v) for v in row] for row in np.asarray(data, dtype=object).tolist()]
-    wr = model.without_replacement
-    if isinstance(model, FiniteSum):
-        w = None if model.weights is None else [exact(v) for v in np.asarray(model.weights, dtype=object).tolist()]
-        return FiniteSum(rat(model.A), weights=w, without_replacement=wr)
-    if isinstance(model, Kaczmarz):
-        return Kaczmarz(rat(model.A), without_replacement=wr)
-    if isinstance(model, Coordinate):
-        return Coordinate(H=rat(model.H), without_replacement=wr)
-    return model
+    return model.exact_copy()
 
 
 def batch_factor_exact(model: SamplingModel, batch) -> sp.Expr:
@@ -108,16 +92,8 @@ class ObjectSecondMomentOperator(SecondMomentOperator):
         self.d, self.s = model.d, self.A.shape[0]
         self.fB = conv(batch_factor_exact(model, batch))
         self._zero = conv(sp.Integer(0))
-        if isinstance(model, RankOneModel):
-            p, X, Y = exact_copy(model).components()
-            self.p = np.array([conv(exact(v)) for v in p], dtype=object)
-            self.X = np.array([[conv(exact(v)) for v in x] for x in X], dtype=object)
-            self.Yv = np.array([[conv(exact(v)) for v in y] for y in Y], dtype=object)
-            self.H = (self.X * self.p[:, None]).T @ self.Yv
-        else:
-            lam = spectrum_exact(model)
-            self.H = np.array([[conv(lam[i]) if i == j else self._zero for j in range(self.d)]
-                               for i in range(self.d)], dtype=object)
+        self.data = model.operator_data(np, conv)         # H and the model's own arrays, entries conv(exact)
+        self.H = self.data["H"]
         eye = np.array([[conv(sp.Integer(int(i == j))) for j in range(self.d)] for i in range(self.d)],
                        dtype=object)
         self.Mbar = np.kron(self.A, eye) + np.kron(np.outer(self.b, self.c), self.H)
@@ -128,11 +104,7 @@ class ObjectSecondMomentOperator(SecondMomentOperator):
         return self.fB * (self.second_moment(Y) - self.H @ Y @ self.H.T)
 
     def second_moment(self, Y):
-        if isinstance(self.model, Gaussian):
-            H = self.H
-            return 2 * H @ Y @ H + np.trace(H @ Y) * H
-        w = self.p * np.array([self.Yv[i] @ Y @ self.Yv[i] for i in range(self.Yv.shape[0])], dtype=object)
-        return (self.X * w[:, None]).T @ self.X
+        return self.model.second_moment_array(Y, self.data, np)
 
     def vech_matrix(self):
         from ...theory.moments import vech_index

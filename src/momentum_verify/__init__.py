@@ -1,11 +1,24 @@
 """momentum-verify: exact convergence theory of stochastic momentum methods on quadratics.
 
-The everyday API, in one vocabulary (``lr``, ``momentum``, ``batch``)::
+The everyday API, in the command line's vocabulary (``lr``, ``momentum``, ``batch``); parameters may be
+given as the command line takes them (``lr="4/9"`` is the exact fraction, ``batch="inf"``)::
 
     >>> import momentum_verify as mv
     >>> model = mv.Gaussian([1, 4])
+    >>> model
+    Gaussian(spectrum=(1, 4))
     >>> mv.rate("heavy-ball", model, batch=8, lr=0.1, momentum=0.5).route
     'secular'
+    >>> mv.rate("sgd", mv.Gaussian([1, 1]), batch=2, lr="2/5", digits=10)
+    RateResult(rho='0.6000000000', digits=10, route='secular', precision='mpmath')
+    >>> mv.from_spec("kaczmarz", matrix=[[1, 0], [1, 1], [0, 2]])
+    Kaczmarz(A=((1, 0), (1, 1), (0, 2)))
+    >>> mv.method("heavy-ball").name
+    'heavy-ball'
+
+Models: ``Gaussian(spectrum)``, ``FiniteSum(A)``, ``Kaczmarz(A)``, ``Coordinate(H=...)`` or
+``Coordinate(spectrum=...)``, and ``from_spec(model, spectrum=..., matrix=...)`` (the constructor the CLI
+and the sweeps use). Functions: ``method(name)``, ``rate``, ``tune``, ``simulate``, ``formula``, ``check``.
 
 Names are imported lazily, so ``import momentum_verify`` is cheap and SymPy loads only when a
 symbolic object is first needed.
@@ -23,13 +36,18 @@ _EXPORTS = {
     "FiniteSum": ("theory.sampling", "FiniteSum"),
     "Kaczmarz": ("theory.sampling", "Kaczmarz"),
     "Coordinate": ("theory.sampling", "Coordinate"),
+    "MODELS": ("theory.sampling", "MODELS"),
+    "from_spec": ("verify.model_spec", "from_spec"),
     "method": ("theory.methods", "get_method"),
-    "rate": ("numerics.rates", "spectral_radius"),
+    "METHODS": ("theory.methods", "METHODS"),
+    "rate": ("verify.api", "rate"),
     "rho_grid": ("numerics.rates", "rho_grid"),
-    "tune": ("numerics.tuning", "tune"),
+    "RateResult": ("numerics.rates", "RateResult"),
+    "tune": ("verify.api", "tune"),
     "tune_curve": ("numerics.tuning", "tune_curve"),
-    "simulate": ("numerics.montecarlo", "simulate"),
-    "check": ("verify.runner", "run_all"),
+    "simulate": ("verify.api", "simulate"),
+    "formula": ("verify.api", "formula"),
+    "check": ("verify.api", "check"),
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
