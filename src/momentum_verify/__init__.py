@@ -48,6 +48,11 @@ _EXPORTS = {
     "simulate": ("verify.api", "simulate"),
     "formula": ("verify.api", "formula"),
     "check": ("verify.api", "check"),
+    "SpectrumClass": ("numerics.worst_case", "SpectrumClass"),
+    "spectrum_class": ("numerics.worst_case", "parse_class"),
+    "worst_case": ("numerics.worst_case", "worst_case"),
+    "minimax_tune": ("numerics.worst_case", "minimax_tune"),
+    "bound_check": ("verify.bound_check", "bound_check"),
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
