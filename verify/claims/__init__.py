@@ -16,6 +16,7 @@ MODULES = [
     "momentum_verify.verify.claims.garg_derezinski",
     "momentum_verify.verify.claims.stochastic_formulas",
     "momentum_verify.verify.claims.wang2024",
+    "momentum_verify.verify.claims.worst_case",
 ]
 
 
