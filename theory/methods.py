@@ -337,6 +337,18 @@ class Method:
                       parameters=m.parameters, ranges=m.ranges,
                       init=m.init, defaults=m.defaults, bound=self.bound + tuple(subs.items()))
 
+    def as_momentum_axis(self, name: str) -> "Method":
+        """The method with parameter ``name`` renamed to ``beta``: tuning over (lr, momentum) then tunes
+        over (eta, name) (bind the real momentum first, e.g. ``qhm.bind(beta=0.9).as_momentum_axis("nu")``).
+        """
+        if "beta" in self.parameters:
+            raise InputError("momentum", f"method {self.name} still has its momentum beta: bind it first")
+        r = self.range(name)
+        m = self.at(**{name: beta})
+        ranges = tuple((p, r if p == "beta" else q) for p, q in m.ranges)
+        return Method(f"{self.name}(momentum={name})", m.A, m.b, m.c, m.update, True, parameters=m.parameters,
+                      ranges=ranges, init=m.init, defaults=m.defaults, bound=self.bound)
+
     def with_defaults(self) -> "Method":
         """:meth:`bind` the declared defaults of parameters not yet given."""
         return self.bind(**{p: v for p, v in self.defaults if p in self.parameters})
