@@ -36,7 +36,9 @@ def test_json_polyak_30_digits_certified(capsys):
     with mp.workdps(60):
         lo, hi = (mp.mpf(v) for v in j["interval"])
         assert lo <= mp.mpf(1) / 9 <= hi
-    assert set(j) == {"rho", "K", "digits", "interval", "route", "precision"}
+    assert set(j) == {"rho", "K", "digits", "interval", "route", "precision", "rho_digits", "K_digits",
+                      "rho_interval"}
+    assert j["rho_digits"] == 30 and j["rho_interval"] == j["interval"]
 
 
 @pytest.mark.parametrize("model", ["finite", "kaczmarz", "coordinate"])

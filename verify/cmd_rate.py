@@ -61,7 +61,8 @@ def run(args) -> int:
     model.check_batch(batch)
     res = spectral_radius(method, model, batch, lr, momentum, digits=digits, certify=args.certify)
     if args.json:
-        print(json.dumps(res.to_json()))
+        from .json_convention import rate_json
+        print(json.dumps(rate_json(res)))
         return 0
     j = res.to_json()
     print(f"rho = {j['rho']} ({res.digits} digits, {res.route}, {res.precision})")

@@ -13,7 +13,7 @@ from ..theory.errors import InputError
 from ..theory.methods import METHODS, get_method
 from ..theory.sampling import MODELS
 from .cmd_rate import build_model   # the model options are those of `rate`
-from .json_convention import confidence_entry, with_digits
+from .json_convention import confidence_entry, rate_json, with_digits
 from .method_options import METHOD_HELP, add_param_option, resolve_method
 from .parsing import parse_batch, parse_momentum, parse_number, parse_positive, parse_spec
 
@@ -188,7 +188,7 @@ def to_json(res, exact_err2, exact_loss, rate) -> dict:
         "replica_steps_per_s": res.replica_steps / res.elapsed_s if res.elapsed_s > 0 else None,
     }
     if rate is not None:
-        out["exact_rate"] = rate.to_json()
+        out["exact_rate"] = rate_json(rate)
     return out
 
 

@@ -100,6 +100,46 @@ def summary_lines(curve) -> list[str]:
     return out
 
 
+def tune_json(curve) -> dict:
+    """``tune --json`` in the JSON convention of verify.json_convention.
+
+    rho and K are decimal strings to their stated digits (``rho_digits``, ``K_digits``); the acceleration
+    K_sgd / K at one batch to one digit less than the fewer of its two K's (``acceleration_digits``); lr and
+    momentum are the doubles at which rho was evaluated (``lr_tol``, ``momentum_tol``: relative distance to
+    the optimum); the acceleration slope (a least-squares fit) and the saturation batches (log-log
+    interpolation between listed batches) claim no digits and stay JSON numbers, named in ``methods``.
+    """
+    from .json_convention import with_digits
+    out = curve.to_json()
+    rows = iter(out["results"])
+    for i in range(len(curve.batches)):
+        for m in curve.results:
+            j, r = next(rows), curve.results[m][i]
+            j.update(with_digits("rho", r.rho, r.rho_digits))
+            j.update(with_digits("K", r.K, r.K_digits) if r.rho < 1 else {"K": None, "K_digits": None})
+    acc, acc_d = {}, {}
+    sgd = curve.results.get("sgd")
+    for m, vals in curve.acceleration.items():
+        acc[m], acc_d[m] = [], []
+        for i, a in enumerate(vals):
+            r = curve.results[m][i]
+            d = None
+            if sgd is not None and a is not None and math.isfinite(a) and r.rho < 1 and sgd[i].rho < 1:
+                d = max(0, min(r.K_digits, sgd[i].K_digits) - 1)
+            e = with_digits("a", a, d)
+            acc[m].append(e["a"])
+            acc_d[m].append(e["a_digits"])
+    out["acceleration"], out["acceleration_digits"] = acc, acc_d
+    out["methods"] = {"acceleration_slope": "least squares of ln(K_sgd/K) on ln B over slope_batches (no digits "
+                                            "claimed)",
+                      "saturation_batch": "B where B K has doubled from the smallest B, log-log interpolation "
+                                          "between listed batches (no digits claimed)",
+                      "saturation_from_min": "the same from the running minimum of B K",
+                      "lr, momentum": "the doubles at which rho was evaluated; lr_tol, momentum_tol: relative "
+                                      "distance to the optimum (in lr and 1 - momentum)"}
+    return out
+
+
 def plot(curve, path: str):
     """K and B K against B (finite batches), log-log; saturation batches marked; K at B = inf dashed."""
     import matplotlib
@@ -153,7 +193,7 @@ def run(args) -> int:
         except OSError as exc:
             raise InputError("plot", f"cannot write {args.plot!r}: {exc.strerror or exc}") from None
     if args.json:
-        print(json.dumps(curve.to_json()))
+        print(json.dumps(tune_json(curve)))
         return 0
     for line in table_lines(curve) + summary_lines(curve):
         print(line)

@@ -85,6 +85,37 @@ def compute(args) -> dict:
     }
 
 
+def weak_json(out: dict) -> dict:
+    """``weak-approx --json`` in the JSON convention of verify.json_convention: max_error, order, local orders
+    and the bound's ratios as decimal strings beside their digits (``digits`` kept for compatibility)."""
+    from .json_convention import digits_from_error, with_digits
+    out = {**out, "results": [dict(r) for r in out["results"]], "bound": dict(out["bound"])}
+    for r in out["results"]:
+        r.update(with_digits("max_error", r["max_error"], r["digits"]))
+        r["max_error_digits"] = r["digits"]
+    desc = sorted(out["results"], key=lambda r: -r["lr"])
+    err = out["order_abs_error"]
+    if out["order"] is not None:
+        d = None if err is None else digits_from_error(out["order"], err)
+        out.update(with_digits("order", out["order"], d))
+    local, local_d = [], []
+    for a, b, v in zip(desc, desc[1:], out["local_orders"]):
+        d = None
+        if a["digits"] is not None and b["digits"] is not None:
+            e = 2 * 10.0 ** (-min(a["digits"], b["digits"])) / abs(math.log(a["lr"] / b["lr"]))
+            d = digits_from_error(v, e)
+        e = with_digits("v", v, d)
+        local.append(e["v"])
+        local_d.append(e["v_digits"])
+    out["local_orders"], out["local_orders_digits"] = local, local_d
+    b = out["bound"]
+    rd = [None if r["digits"] is None else max(0, r["digits"] - 1) for r in desc]   # one division: one digit less
+    b["ratios"] = [with_digits("v", v, d)["v"] for v, d in zip(b["ratios"], rd)]
+    b["ratios_digits"] = rd
+    b.update(with_digits("C_fitted_at_largest_lr", b["C_fitted_at_largest_lr"], rd[0] if rd else None))
+    return out
+
+
 def _fmt(x: float, digits) -> str:
     n = 6 if digits is None else max(1, min(6, digits))
     return f"{x:.{n}g}"
@@ -93,7 +124,7 @@ def _fmt(x: float, digits) -> str:
 def run(args) -> int:
     out = compute(args)
     if args.json:
-        print(json.dumps(out))
+        print(json.dumps(weak_json(out)))
         return 0
     print(f"SGDM(eta, beta) vs SGD(eta), additive noise sigma^2 = {out['noise']['noise_scale']:g} / eta, "
           f"Sigma = {out['noise']['cov']}, horizon T = {out['horizon']:g}")

@@ -3,12 +3,14 @@
 * A number computed to ``d`` correct significant digits is a decimal string with exactly ``d``
   significant digits, and the integer ``d`` beside it under ``<key>_digits``
   (``{"rho": "0.6536324233", "rho_digits": 10}``; :func:`with_digits`). Infinite values are ``"inf"`` /
-  ``"-inf"``; an unknown value is ``null``.
+  ``"-inf"``; an unknown value is ``null``. Where no digit could be established (a cross-check missing) the
+  value is the raw double, a JSON number, with ``<key>_digits`` null.
 * A certified interval (proven to contain the value) is ``<key>_interval``: ``[lo, hi]``, two decimal
   strings rounded outward (:func:`certified_interval`).
 * A statistical estimate is labelled as one: ``{"estimate": s, "ci": [lo, hi], "confidence": 0.99,
   "ci_method": text}`` (:func:`confidence_entry`), strings with 6 significant digits; the confidence
   interval, not the digit count, states its precision (so there is no ``_digits`` key).
+* ``_digits`` 0 means that no digit is guaranteed: the string then shows one digit as an estimate.
 * Exact numbers stay JSON numbers: counts, seeds, user inputs, flags, and the binary64 points at which
   something was evaluated (a tuned step size is the double at which rho was computed; its distance to the
   optimum is stated beside it as ``<key>_tol``).
@@ -41,13 +43,27 @@ def digits_str(x, digits: int) -> str:
 
 
 def with_digits(key: str, x, digits: int | None) -> dict:
-    """``{key: "<digits significant digits>", key + "_digits": digits}``; ``None`` when unknown."""
-    if x is None or digits is None:
+    """``{key: "<digits significant digits>", key + "_digits": digits}``; ``None`` when ``x`` is unknown,
+    and the raw double (a JSON number, no digit claimed) with ``_digits`` null when ``digits`` is None."""
+    if x is None or isinstance(x, float) and math.isnan(x):
         return {key: None, f"{key}_digits": None}
-    if isinstance(x, float) and math.isnan(x):
-        return {key: None, f"{key}_digits": None}
+    if digits is None:
+        x = float(x)
+        return {key: x if math.isfinite(x) else ("inf" if x > 0 else "-inf"), f"{key}_digits": None}
     d = max(1, int(digits))
     return {key: digits_str(x, d), f"{key}_digits": d}
+
+
+def digits_from_error(x: float, abs_error: float) -> int:
+    """Significant digits of ``x`` that an absolute error bound ``abs_error`` leaves correct: the last one
+    shown sits a decade above the error, so error plus rounding stay below one unit in it.
+
+    >>> digits_from_error(0.9127592547, 2.9e-12)
+    10
+    """
+    if not abs_error > 0 or x == 0 or not math.isfinite(x):
+        return 0
+    return max(0, math.floor(math.log10(abs(x))) - math.floor(math.log10(abs_error)) - 1)
 
 
 def certified_interval(lo, hi, digits: int = 20) -> list[str]:
@@ -67,6 +83,17 @@ def confidence_entry(estimate, lo, hi, confidence: float, method: str, digits: i
         return format_bound(float(v), digits, direction)
     return {"estimate": s(estimate), "ci": [s(lo, "down"), s(hi, "up")], "confidence": float(confidence),
             "ci_method": method}
+
+
+def rate_json(res) -> dict:
+    """A RateResult in this convention: its ``to_json`` (``rho``, ``K``, ``digits``, ``interval``, route and
+    precision; kept for compatibility) plus ``rho_digits``, ``K_digits`` and ``rho_interval``."""
+    out = res.to_json()
+    out["rho_digits"] = int(res.digits)
+    out["K_digits"] = int(res.K_digits())
+    if "interval" in out:
+        out["rho_interval"] = list(out["interval"])
+    return out
 
 
 # --------------------------------------------------------------------------------------------------

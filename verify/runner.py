@@ -37,7 +37,9 @@ class Outcome:
 
     def to_json(self) -> dict:
         v = self.verdict
-        return {"id": self.id, "source": self.source, "verdict": v.verdict, "numbers": jsonable(v.numbers),
+        from .json_convention import structure_numbers       # the one JSON convention (phrases read)
+        return {"id": self.id, "source": self.source, "verdict": v.verdict,
+                "numbers": structure_numbers(jsonable(v.numbers)),
                 "routes": list(v.routes), "precision": v.precision, "reading": self.reading,
                 "statement": self.statement, "tolerance": self.tolerance, "method": v.method,
                 "figures": list(v.figures), "seconds": round(self.seconds, 2)}
