@@ -46,6 +46,19 @@ ZOOM_LEVELS, ZOOM_N = 5, 33
 TRACE_RTOL = 1e-12           # a float instance is in a fixed-trace class when its trace matches to this
 BB_MAX_BOXES = 40000
 CERT_BITS = 128
+RATE_ENGINE_MAX_D_COORDINATE = 200   # above this the coordinate instance's rate is not recomputed by rates
+
+
+@dataclass(frozen=True)
+class Resolution:
+    """Grid and tolerance of the double-precision search (coarser inside minimax tuning)."""
+
+    n: int = GRID_N
+    levels: int = ZOOM_LEVELS
+    rtol: float = 1e-15
+
+
+FINE, COARSE = Resolution(), Resolution(65, 3, 1e-9)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -254,6 +267,24 @@ class _Point:
             return np.zeros(np.broadcast(np.asarray(z), np.asarray(lam)).shape)
         return np.asarray(self._phi(z, lam, self.e, self.b, self.f, tau), dtype=float)
 
+    def phi_of_lambda(self, z: float):
+        """lambda -> phi(z, lambda) at one z (gaussian): theory.classes' N/P with the coefficients in
+        lambda evaluated once, then Horner on the lambda grid (the cheap inner loop of Phi*)."""
+        kn, kd = _double_coeff_kernels(self.method, self.noise)
+        args = (z, self.e, self.b, self.f, 0.0, 0.0)
+        cn, cd = [float(g(*args)) for g in kn], [float(g(*args)) for g in kd]
+
+        def f(lam):
+            lam = np.asarray(lam, dtype=float)
+            n = np.full(lam.shape, cn[-1])
+            for c in cn[-2::-1]:
+                n = n * lam + c
+            d = np.full(lam.shape, cd[-1])
+            for c in cd[-2::-1]:
+                d = d * lam + c
+            return n / d
+        return f
+
     def block_radius(self, lam, tau=0.0):
         lam = np.atleast_1d(np.asarray(lam, dtype=float))
         c = np.asarray(self._char(lam, self.e, self.b, self.f, tau), dtype=float)
@@ -266,7 +297,21 @@ class _Point:
         return np.max(np.abs(np.linalg.eigvals(comp)), axis=-1)
 
 
+@lru_cache(maxsize=None)
+def _double_coeff_kernels(method, noise):
+    polys = tc.lambda_polynomials(method, noise)
+    lam = lambda cs: [sp.lambdify(tc.COEFF_ARGS, c, "math") for c in cs]
+    return lam(polys["num"]), lam(polys["den"])
+
+
+@lru_cache(maxsize=4096)
 def _grid(a: float, b: float, n: int = GRID_N) -> np.ndarray:
+    g = _make_grid(a, b, n)
+    g.setflags(write=False)
+    return g
+
+
+def _make_grid(a: float, b: float, n: int) -> np.ndarray:
     if b <= a:
         return np.array([a])
     g = np.linspace(a, b, n)
@@ -275,14 +320,14 @@ def _grid(a: float, b: float, n: int = GRID_N) -> np.ndarray:
     return g
 
 
-def maximise(fun, a: float, b: float, n: int = GRID_N):
+def maximise(fun, a: float, b: float, n: int = GRID_N, levels: int = ZOOM_LEVELS):
     """(x*, f*) maximising a vectorised ``fun`` on [a, b]: grid, then nested zooms around the best."""
     x = _grid(a, b, n)
     y = fun(x)
     y = np.where(np.isfinite(y), y, -np.inf)
     i = int(np.argmax(y))
     best_x, best_y = float(x[i]), float(y[i])
-    for _ in range(ZOOM_LEVELS):
+    for _ in range(levels):
         lo, hi = (x[max(i - 1, 0)], x[min(i + 1, x.size - 1)])
         if hi <= lo:
             break
@@ -295,10 +340,10 @@ def maximise(fun, a: float, b: float, n: int = GRID_N):
     return best_x, best_y
 
 
-def _root_decreasing(fun, z_lo: float, z_hi: float, iters: int = 200) -> float:
-    """Root of a decreasing function with fun(z_lo) > 0 > fun(z_hi) (bisection in log z, then secant)."""
+def _root_decreasing(fun, z_lo: float, z_hi: float, iters: int = 200, rtol: float = 1e-15) -> float:
+    """Root of a decreasing function with fun(z_lo) > 0 > fun(z_hi) (Brent)."""
     from scipy.optimize import brentq
-    return float(brentq(fun, z_lo, z_hi, xtol=1e-300, rtol=1e-15, maxiter=iters))
+    return float(brentq(fun, z_lo, z_hi, xtol=1e-300, rtol=rtol, maxiter=iters))
 
 
 def _above_start(r_D: float) -> float:
@@ -318,7 +363,7 @@ def _first_below(fun, z0: float) -> float:
     raise RuntimeError("no upper bracket for the secular root")
 
 
-def _secular_root(G, rD: float):
+def _secular_root(G, rD: float, rtol: float = 1e-15):
     """Largest root above rD of a function decreasing on (rD, inf), or None when G <= 0 all the way down
     to rD (1 + 1e-12). MATH.md §5's trap: near (nearly) defective blocks G evaluated a hair above rD can
     come out with the wrong sign, so walk down from a point where G < 0 instead of probing rD."""
@@ -330,7 +375,7 @@ def _secular_root(G, rD: float):
         z = rD + gap
         v = G(z)
         if np.isfinite(v) and v > 0:
-            return _root_decreasing(G, z, z_prev)
+            return _root_decreasing(G, z, z_prev, rtol=rtol)
         if not np.isfinite(v) or v < 0:
             z_prev = z if np.isfinite(v) else z_prev
     return None
@@ -342,7 +387,10 @@ def _instance_rho_double(pt: _Point, values, mults, tau: float) -> float:
     rD = float(np.max(pt.block_radius(values, tau)))
     if not pt.coupled:
         return rD
-    F = lambda z: float(np.sum(mults * pt.phi(z, values, tau))) - 1.0
+    if pt.model == "gaussian":
+        F = lambda z: float(np.sum(mults * pt.phi_of_lambda(z)(values))) - 1.0
+    else:
+        F = lambda z: float(np.sum(mults * pt.phi(z, values, tau))) - 1.0
     root = _secular_root(F, rD)
     return rD if root is None else max(root, rD)
 
@@ -360,7 +408,7 @@ class _Estimate:
     nu: float = 0.0         # multiplier of the trace constraint at ``upper``
 
 
-def _block_sup(pt: _Point, cls: SpectrumClass):
+def _block_sup(pt: _Point, cls: SpectrumClass, res: "Resolution" = None):
     """(sup of rho(D(lambda)) over allowed lambda, the maximiser, its trace)."""
     d, mu, L = cls.d, cls.mu, cls.L
     S = cls.trace()
@@ -370,7 +418,8 @@ def _block_sup(pt: _Point, cls: SpectrumClass):
             cands.append((float(pt.block_radius(x)[0]), x, 0.0))
         if d >= 3:
             a, b = cls.free_range()
-            x, r = maximise(lambda t: pt.block_radius(t), a, b)
+            n, lv = (GRID_N, ZOOM_LEVELS) if res is None else (res.n, res.levels)
+            x, r = maximise(lambda t: pt.block_radius(t), a, b, n, lv)
             cands.append((r, x, 0.0))
         return max(cands)
     # coordinate: tau is the largest trace of a class spectrum holding lambda
@@ -422,7 +471,7 @@ def _merge(values, mults):
 def _envelope(pt: _Point, z: float, a: float, b: float, mbar: float):
     """Concave envelope of phi(z, .) on [a, b] at mbar: (value, lambda1, lambda2, nu); pairs on a grid,
     then zooms around the best pair."""
-    f = lambda x: pt.phi(z, x)
+    f = pt.phi_of_lambda(z)
     if b <= a or mbar <= a or mbar >= b:
         x = min(max(mbar, a), b)
         return float(f(np.array([x]))[0]), x, x, 0.0
@@ -450,7 +499,7 @@ def _envelope(pt: _Point, z: float, a: float, b: float, mbar: float):
     return v, l1, l2, nu
 
 
-def _phi_star(pt: _Point, cls: SpectrumClass, z: float):
+def _phi_star(pt: _Point, cls: SpectrumClass, z: float, res: Resolution = FINE):
     """(bound on Phi*(z), details) for the gaussian class."""
     d, mu, L = cls.d, cls.mu, cls.L
     ends = float(np.sum(pt.phi(z, np.array([mu, L]))))
@@ -459,7 +508,7 @@ def _phi_star(pt: _Point, cls: SpectrumClass, z: float):
     S = cls.trace()
     a, b = cls.free_range()
     if S is None:
-        x, m = maximise(lambda t: pt.phi(z, t), a, b)
+        x, m = maximise(pt.phi_of_lambda(z), a, b, res.n, res.levels)
         return ends + (d - 2) * m, (x, x, 0.0)
     mbar = (S - mu - L) / (d - 2)
     v, l1, l2, nu = _envelope(pt, z, a, b, mbar)
@@ -497,18 +546,18 @@ def _two_point_instances(cls: SpectrumClass, l1: float, l2: float):
     return out
 
 
-def estimate(method, cls: SpectrumClass, batch, lr, momentum) -> _Estimate:
+def estimate(method, cls: SpectrumClass, batch, lr, momentum, res: Resolution = FINE) -> _Estimate:
     """Double-precision worst case: (instance rate, estimated upper bound, instance)."""
     pt = _Point(method, cls.model, batch, lr, momentum)
-    rD, xD, tD = _block_sup(pt, cls)
+    rD, xD, tD = _block_sup(pt, cls, res)
     S = cls.trace()
     if not pt.coupled:
         vals, mults = _fill(cls, xD)
         tau = float(np.dot(vals, mults))
         low = _instance_rho_double(pt, vals, mults, tau)
         return _Estimate(low, rD, vals, mults, "block radius")
-    G = lambda z: _phi_star(pt, cls, z)[0] - 1.0
-    zu = _secular_root(G, rD)
+    G = lambda z: _phi_star(pt, cls, z, res)[0] - 1.0
+    zu = _secular_root(G, rD, res.rtol)
     if zu is None:
         vals, mults = _fill(cls, xD)
         low = _instance_rho_double(pt, vals, mults, 0.0)
@@ -728,14 +777,28 @@ def worst_case(method, cls: SpectrumClass, batch, lr, momentum, *, certify: bool
         notes.append(f"fixed trace: the instance's trace matches tr H = {cls.trace()!r} to relative {TRACE_RTOL:g}"
                      " (float eigenvalues)")
     from .rates import spectral_radius
-    res = spectral_radius(m, cls.sampling_model(inst), batch, e, b)
-    lower, digits = float(res.rho), int(res.digits)
+    iv = None
+    if cls.model == "coordinate" and cls.d > RATE_ENGINE_MAX_D_COORDINATE:
+        # rho = the top block radius; the rate engine loops over every block (seconds at d = 1000), so
+        # take the double value of the distinct blocks and let the arb enclosure state its digits
+        lower = est.lower
+        iv = _certify_instance(pt, cls, est.values, est.mults, lower)
+        if iv is None:
+            raise RuntimeError("could not certify the instance's rate")
+        rel_i = (iv[1] - iv[0]) / (2 * lower) if lower > 0 else 0.0
+        digits = max(1, min(15, int(math.floor(-math.log10(max(rel_i, 1e-300)))) - 1))
+        notes.append("lower: the top block radius of the instance's distinct eigenvalues (double), digits "
+                     "from its arb enclosure")
+    else:
+        res = spectral_radius(m, cls.sampling_model(inst), batch, e, b)
+        lower, digits = float(res.rho), int(res.digits)
     upper = max(est.upper, lower)
     if not certify:
         notes.append("upper is a double-precision estimate (not proven); use certify=True for a bound")
         return WorstCaseResult(cls, m.name, batch, e, b, lower, upper, digits, False, inst, None,
                                est.attained_by, notes)
-    iv = _certify_instance(pt, cls, est.values, est.mults, lower)
+    if iv is None:
+        iv = _certify_instance(pt, cls, est.values, est.mults, lower)
     if iv is None:
         raise RuntimeError("could not certify the instance's rate")
     rel_i = (iv[1] - iv[0]) / (2 * lower) if lower > 0 else 0.0
@@ -836,12 +899,12 @@ def minimax_tune(method, cls: SpectrumClass, batch, *, certify: bool = False, se
             return math.inf
         count[0] += 1
         try:
-            return estimate(m, cls, batch, e, b).upper
+            return estimate(m, cls, batch, e, b, COARSE).upper
         except (RuntimeError, ValueError, FloatingPointError):
             return math.inf
 
-    etas = np.log(np.geomspace(1e-3 / cls.L, 8 / cls.mu if m.uses_momentum else 4 / cls.L, 16))
-    oms = np.log(np.array([1.0, 0.5, 0.2, 0.1, 0.05, 0.02, 0.01, 0.003])) if m.uses_momentum else np.array([0.0])
+    etas = np.log(np.geomspace(1e-3 / cls.L, 8 / cls.mu if m.uses_momentum else 4 / cls.L, 12))
+    oms = np.log(np.array([1.0, 0.3, 0.1, 0.03, 0.01, 0.003])) if m.uses_momentum else np.array([0.0])
     pts = [(obj((x, y)), x, y) for x in etas for y in oms]
     pts.sort()
     best = None
@@ -850,7 +913,7 @@ def minimax_tune(method, cls: SpectrumClass, batch, *, certify: bool = False, se
             continue
         x0 = np.array([x, y]) if m.uses_momentum else np.array([x])
         f = (lambda p: obj((p[0], p[1]))) if m.uses_momentum else (lambda p: obj((p[0], 0.0)))
-        r = minimize(f, x0, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-12, "maxfev": 150})
+        r = minimize(f, x0, method="Nelder-Mead", options={"xatol": 1e-4, "fatol": 1e-10, "maxfev": 120})
         if best is None or r.fun < best[0]:
             best = (r.fun, r.x)
     if best is None:
