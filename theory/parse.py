@@ -8,9 +8,18 @@ Grammar::
     factor := ('+' | '-') factor | power
     power  := atom (('^' | '**') factor)?
     atom   := NUMBER | NAME | NAME '(' expr ')' | '(' expr ')'
+
+Bounded work (hostile input): the text is at most ``LIMITS["formula_length"]`` characters, nests at most
+``LIMITS["formula_depth"]`` levels (parentheses, unary signs, exponents), number literals carry at most
+``LIMITS["literal_digits"]`` digits and a decimal exponent of at most ``LIMITS["literal_exponent"]``, and a
+power is refused before it is built when its exponent is a number larger than ``LIMITS["power_exponent"]``
+in magnitude or its exact value would exceed ``LIMITS["power_digits"]`` digits (so ``9^9^9^9`` is refused
+at once instead of computing 9^387420489). Every refusal is an :class:`InputError` naming the limit;
+``momentum_verify.verify.limits`` documents them and overrides them (``MOMENTUM_VERIFY_LIMITS``).
 """
 from __future__ import annotations
 
+import math
 import re
 from fractions import Fraction
 
@@ -20,12 +29,30 @@ from .errors import InputError
 
 FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "ln": sp.log, "min": sp.Min, "max": sp.Max}
 VARIADIC = {"min", "max"}          # functions taking two or more comma-separated arguments
+LIMITS = {
+    "formula_length": 2000,      # characters of one formula
+    "formula_depth": 50,         # nesting of parentheses, unary signs and exponents
+    "literal_digits": 400,       # digits of one number literal (mantissa; both sides of a fraction)
+    "literal_exponent": 400,     # |e| of a decimal exponent in a literal (1e400 is the largest)
+    "power_exponent": 10000,     # |p| of a numeric exponent in a formula
+    "power_digits": 10000,       # decimal digits of an exact numeric power
+}
+_LIMIT_HINT = "raise it with MOMENTUM_VERIFY_LIMITS={name}=N"
+
+
+def limit_error(param: str, what: str, name: str) -> InputError:
+    """The refusal of a value over ``LIMITS[name]``: the message names the limit and how to raise it."""
+    return InputError(param, f"{what} (limit {name} = {LIMITS[name]}; {_LIMIT_HINT.format(name=name)})")
+
+
 _TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z_0-9]*)|(\*\*|[-+*/^(),]))")
 
 
 def _tokenize(text: str, param: str):
     pos, out = 0, []
     text = text.strip()
+    if len(text) > LIMITS["formula_length"]:
+        raise limit_error(param, f"formula of {len(text)} characters is too long", "formula_length")
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if not m or m.end() == pos:
@@ -39,21 +66,67 @@ def _tokenize(text: str, param: str):
 def parse_number_exact(text: str, param: str) -> sp.Rational:
     """A decimal or a fraction 'p/q' as an exact Rational (decimals are read exactly: 0.1 = 1/10)."""
     t = text.strip()
+    if len(t) > 2 * LIMITS["literal_digits"] + 40:
+        raise limit_error(param, f"number literal of {len(t)} characters is too long", "literal_digits")
     m = re.fullmatch(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s*/\s*(\d+\.?\d*(?:[eE][-+]?\d+)?))?", t)
     if not m:
         raise InputError(param, f"not a number: {text!r} (use a decimal like 0.25 or a fraction like 1/4)")
-    num = Fraction(m.group(1))
+    num = _literal(m.group(1), param)
     if m.group(2) is not None:
-        den = Fraction(m.group(2))
+        den = _literal(m.group(2), param)
         if den == 0:
             raise InputError(param, f"division by zero in {text!r}")
         num /= den
     return sp.Rational(num.numerator, num.denominator)
 
 
+_LITERAL = re.compile(r"[-+]?(\d*)\.?(\d*)(?:[eE]([-+]?\d+))?")
+
+
+def _literal(text: str, param: str) -> Fraction:
+    """One decimal literal as an exact Fraction, after checking its digits and exponent (``Fraction``
+    itself would build 10**999999999 for ``1e999999999``)."""
+    m = _LITERAL.fullmatch(text)
+    digits = len((m.group(1) + m.group(2)).lstrip("0")) if m else len(text)
+    if digits > LIMITS["literal_digits"]:
+        raise limit_error(param, f"number with {digits} digits", "literal_digits")
+    if m and m.group(3) is not None:
+        exp = m.group(3).lstrip("+-").lstrip("0")
+        if len(exp) > 6 or int(exp or 0) > LIMITS["literal_exponent"]:
+            raise limit_error(param, f"exponent e{m.group(3)} is too large", "literal_exponent")
+    return Fraction(text)
+
+
+def _short(x, limit: int = 60) -> str:
+    """``x`` as text, cut to ``limit`` characters (messages stay one short line)."""
+    t = str(x)
+    return repr(t if len(t) <= limit else t[:limit - 3] + "...")
+
+
+def _within(x: sp.Expr, bound: float) -> bool:
+    """True when the real number ``x`` is at most ``bound`` in magnitude (evaluated at low precision)."""
+    try:
+        return abs(float(sp.N(x, 15))) <= bound
+    except (TypeError, ValueError, OverflowError):
+        return False
+
+
+def _power_digits(base: sp.Expr, exp: sp.Expr) -> float:
+    """Decimal digits of the exact value of ``base ** exp`` for numeric rationals (an upper estimate)."""
+    bits = max(int(base.p).bit_length(), int(base.q).bit_length())
+    return bits * math.log10(2) * float(abs(exp))
+
+
 class _Parser:
     def __init__(self, tokens, names, param, text):
         self.toks, self.i, self.names, self.param, self.text = tokens, 0, names, param, text
+        self.depth = 0
+
+    def enter(self):
+        self.depth += 1
+        if self.depth > LIMITS["formula_depth"]:
+            raise limit_error(self.param, f"formula nested deeper than {LIMITS['formula_depth']} levels",
+                              "formula_depth")
 
     def peek(self):
         return self.toks[self.i] if self.i < len(self.toks) else (None, None)
@@ -79,22 +152,43 @@ class _Parser:
         while self.peek()[1] in ("*", "/"):
             op = self.take()[1]
             w = self.factor()
+            if op == "/" and w.is_number and w == 0:
+                raise InputError(self.param, f"division by zero in {_short(self.text)}")
             v = v * w if op == "*" else v / w
         return v
 
     def factor(self):
-        if self.peek()[1] in ("+", "-"):
-            op = self.take()[1]
-            v = self.factor()
-            return v if op == "+" else -v
-        return self.power()
+        self.enter()
+        try:
+            if self.peek()[1] in ("+", "-"):
+                op = self.take()[1]
+                v = self.factor()
+                return v if op == "+" else -v
+            return self.power()
+        finally:
+            self.depth -= 1
 
     def power(self):
         v = self.atom()
         if self.peek()[1] in ("^", "**"):
             self.take()
-            return v ** self.factor()
+            return self.pow(v, self.factor())
         return v
+
+    def pow(self, base, exp):
+        """``base ** exp``, refused before it is built when the exponent or the exact value is too large."""
+        if exp.is_number:
+            if exp.is_Rational and abs(exp) > LIMITS["power_exponent"]:
+                raise limit_error(self.param, f"exponent {_short(exp)} is too large in {_short(self.text)}",
+                                  "power_exponent")
+            if not exp.is_Rational and exp.is_real and not _within(exp, LIMITS["power_exponent"]):
+                raise limit_error(self.param, f"exponent {_short(exp)} is too large in {_short(self.text)}",
+                                  "power_exponent")
+            if base.is_Rational and exp.is_Rational and _power_digits(base, exp) > LIMITS["power_digits"]:
+                raise limit_error(self.param, f"{_short(base)}^{_short(exp)} has more than "
+                                              f"{LIMITS['power_digits']} digits in {_short(self.text)}",
+                                  "power_digits")
+        return base ** exp
 
     def atom(self):
         kind, val = self.take()
@@ -110,14 +204,20 @@ class _Parser:
                 self.take(")")
                 if val in VARIADIC and len(args) < 2:
                     raise InputError(self.param, f"{val}() needs at least two arguments in {self.text!r}")
+                if val == "exp" and args[0].is_number and args[0].is_real is not False \
+                        and not _within(args[0], LIMITS["power_exponent"]):
+                    raise limit_error(self.param, f"exp of {_short(args[0])} is too large in {_short(self.text)}",
+                                      "power_exponent")
                 return FUNCTIONS[val](*args)
             if val not in self.names:
                 allowed = ", ".join(sorted(self.names)) or "none"
                 raise InputError(self.param, f"unknown name {val!r} in {self.text!r} (allowed: {allowed})")
             return self.names[val]
         if val == "(":
+            self.enter()
             v = self.expr()
             self.take(")")
+            self.depth -= 1
             return v
         raise InputError(self.param, f"unexpected {val!r} in {self.text!r}")
 
