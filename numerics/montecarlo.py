@@ -112,6 +112,15 @@ class SimulationResult:
     stop_reason: str | None = None
     interval_method: str = field(default="batch means over groups, t quantile, clipped at 0")
 
+    def __repr__(self) -> str:
+        k = int(self.steps[-1])
+        pct = f"{100 * self.confidence:g}%"
+        last = (f"E||e_{k}||^2 = {self.mean_sq_error[-1]:.6g}, {pct} CI [{self.ci_low[-1]:.6g}, "
+                f"{self.ci_high[-1]:.6g}] (reliable: {bool(self.reliable[-1])})")
+        stop = f", stopped_at={self.stopped_at}" if self.stopped_at is not None else ""
+        return (f"SimulationResult(steps=0..{k}, {last}, rate_fit={self.rate_fit!r}, runs={self.runs}, "
+                f"groups={self.groups}, backend={self.backend!r}, seed={self.seed}{stop})")
+
     @property
     def replica_steps(self) -> int:
         return self.runs * (len(self.steps) - 1)

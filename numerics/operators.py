@@ -100,12 +100,17 @@ class DecoupledProblem:
         if model.decoupled is None:
             raise ValueError(f"model {model.name} is not decoupled")
         self.method, self.model = as_method(method), model
+        self.batch = batch
         self.lam = model.spectrum_array(np)
         self.fB = batch_factor_value(model, batch)
         self.tau = float(np.sum(self.lam))
         self.lr, self.momentum = float(lr), float(momentum)
         self.D, self.u, self.v = decoupled_kernel(self.method, model.decoupled)(
             self.lam, self.lr, self.momentum, self.fB, self.tau)
+
+    def __repr__(self) -> str:
+        return (f"DecoupledProblem(method={self.method.name!r}, model={self.model!r}, batch={self.batch!r}, "
+                f"lr={self.lr!r}, momentum={self.momentum!r})")
 
     def secular(self, z):
         """F(z) = sum_i phi(z, lambda_i) evaluated with the lambdified closed-form fraction."""
@@ -132,12 +137,18 @@ class SecondMomentOperator:
 
     def __init__(self, method, model: SamplingModel, batch, lr, momentum):
         self.method, self.model = as_method(method), model
+        self.batch, self.lr, self.momentum = batch, lr, momentum
         self.A, self.b, self.c = method_arrays(self.method, lr, momentum)
         self.H = model.hessian_array(np)
         self.d, self.s = self.H.shape[0], self.A.shape[0]
         self.fB = batch_factor_value(model, batch)
         self.Mbar = np.kron(self.A, np.eye(self.d)) + np.kron(np.outer(self.b, self.c), self.H)
         self.data = model.operator_data(np)
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}(method={self.method.name!r}, model={self.model!r}, "
+                f"batch={getattr(self, 'batch', None)!r}, lr={getattr(self, 'lr', None)!r}, "
+                f"momentum={getattr(self, 'momentum', None)!r})")
 
     def second_moment(self, Y: np.ndarray) -> np.ndarray:
         """E[G_xi Y G_xi^T] for one draw (the model's own formula, on float arrays)."""

@@ -132,3 +132,111 @@ def test_validation_names_parameter(make, param):
 def test_batch_inf_is_deterministic():
     assert check_batch(inf) == inf and batch_factor(inf) == 0
     assert batch_factor(5, 5, True) == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# value objects: validate, compare by value, repr pastes back (or names every parameter)
+# --------------------------------------------------------------------------------------------------
+from momentum_verify.theory import sampling as _sampling  # noqa: E402
+
+
+@pytest.mark.parametrize("model", [
+    Gaussian([1, "4/9", 0.25]), Gaussian.linspace(1, 2, 3), Gaussian.geomspace("1/100", 1, 4),
+    FiniteSum([[1, 0], [1, "1/2"]], weights=[1, 2]), FiniteSum([[1.5, 0], [0, 1]], without_replacement=True),
+    Kaczmarz([[1, 0], [1, 1], [0, 2]]), Coordinate(H=[[2, 1], [1, 3]]), Coordinate(spectrum=[1, 2, 3]),
+])
+def test_models_repr_pastes_back_and_is_frozen(model):
+    ns = {k: getattr(_sampling, k) for k in ("Gaussian", "FiniteSum", "Kaczmarz", "Coordinate")}
+    again = eval(repr(model), ns)                        # the repr is the constructor call
+    assert again == model and hash(again) == hash(model) and repr(again) == repr(model)
+    assert " object at 0x" not in repr(model)
+    with pytest.raises(Exception):
+        model.without_replacement = True                 # frozen
+    assert again.hessian() == model.hessian()
+
+
+def test_exact_strings_are_exact():
+    g = Gaussian(["1/3", "0.1"])
+    assert g.hessian() == sp.diag(sp.Rational(1, 3), sp.Rational(1, 10))
+    assert Gaussian(["1/3"]) != Gaussian([1 / 3])          # the float is not the fraction
+    assert FiniteSum([["1/2", 1]]).exact_copy().components()[1][0] == sp.Matrix([sp.Rational(1, 2), 1])
+
+
+def test_long_data_repr_names_the_parameter():
+    r = repr(Gaussian(np.geomspace(1e-3, 1, 100)))
+    assert r.startswith("Gaussian(spectrum=<100 values, range [0.001") and len(r) < 120
+
+
+def test_public_objects_have_reprs():
+    from momentum_verify.numerics.backends import get_backend
+    from momentum_verify.numerics.montecarlo import simulate
+    from momentum_verify.numerics.operators import DecoupledProblem, SecondMomentOperator
+    g = Gaussian([1, 0.5])
+    bk = get_backend("numpy", 0)
+    objs = [g.sampler(2, bk), FiniteSum([[1, 0], [0, 1]]).sampler(1, bk), _sampling.GAUSSIAN_NOISE,
+            SecondMomentOperator("sgd", g, 2, 0.1, 0), DecoupledProblem("heavy-ball", g, 2, 0.1, 0.5),
+            simulate("sgd", g, 2, 0.1, 0.0, 5, 20)]
+    for o in objs:
+        r = repr(o)
+        assert " object at 0x" not in r, r
+    assert "lr=0.1" in repr(objs[3]) and "batch=2" in repr(objs[4])
+    assert "CI [" in repr(objs[5]) and "runs=20" in repr(objs[5])       # numbers carry their precision
+
+
+@pytest.mark.parametrize("bad, param", [
+    (lambda: Gaussian("1,2"), "spectrum"), (lambda: Gaussian([1, "x"]), "spectrum"),
+    (lambda: Gaussian([1, True]), "spectrum"), (lambda: FiniteSum([[1, 0], [1]]), "matrix"),
+    (lambda: FiniteSum([[1, 0]], weights=[1, 2]), "weights"), (lambda: Coordinate(), "matrix"),
+    (lambda: Coordinate(spectrum=[1, 0]), "spectrum"), (lambda: Gaussian([1], without_replacement=True),
+                                                        "without_replacement"),
+])
+def test_more_bad_input_names_the_parameter(bad, param):
+    with pytest.raises(InputError) as err:
+        bad()
+    assert err.value.param == param
+
+
+# --------------------------------------------------------------------------------------------------
+# a new sampling model is one class: a toy defined here runs through rate (dense route) and Monte Carlo
+# --------------------------------------------------------------------------------------------------
+from dataclasses import dataclass  # noqa: E402
+from typing import ClassVar  # noqa: E402
+
+from momentum_verify.theory.sampling import RankOneModel, exact_number  # noqa: E402
+
+
+@dataclass(frozen=True)
+class TwoRows(RankOneModel):
+    """Toy: G = a a^T with a = (1, 0) w.p. 1/3 and a = (t, 1) w.p. 2/3 (nothing else in the project knows it)."""
+
+    t: object = "1/2"
+    swap: bool = False            # a planted mistake: the probabilities exchanged
+    name: ClassVar[str] = "two-rows"
+
+    @property
+    def d(self) -> int:
+        return 2
+
+    def components(self):
+        p = [sp.Rational(2, 3), sp.Rational(1, 3)] if self.swap else [sp.Rational(1, 3), sp.Rational(2, 3)]
+        rows = [sp.Matrix([1, 0]), sp.Matrix([exact_number(self.t), 1])]
+        return p, rows, rows
+
+
+def test_toy_model_is_one_class_through_rate_and_monte_carlo():
+    from momentum_verify.numerics.montecarlo import exact_moments, simulate
+    from momentum_verify.numerics.rates import spectral_radius
+    toy, same = TwoRows(), FiniteSum([[1, 0], [0.5, 1]], weights=[1, 2])      # the same law, two classes
+    args = ("heavy-ball", 1, 0.4, 0.5)
+    r_toy = spectral_radius(args[0], toy, *args[1:], route="dense")
+    r_fs = spectral_radius(args[0], same, *args[1:], route="dense")
+    assert abs(float(r_toy.rho) - float(r_fs.rho)) <= 1e-12 and float(r_toy.rho) < 1
+    r_bad = spectral_radius(args[0], TwoRows(swap=True), *args[1:], route="dense")
+    assert abs(float(r_bad.rho) - float(r_fs.rho)) > 1e-3                     # the planted mistake shows
+    assert abs(float(spectral_radius(args[0], toy, *args[1:], digits=20).rho) - float(r_fs.rho)) <= 1e-12
+    steps = 8
+    exact, _ = exact_moments(args[0], toy, *args[1:], steps)
+    np.testing.assert_allclose(exact, exact_moments(args[0], same, *args[1:], steps)[0], rtol=1e-12)
+    res = simulate(args[0], toy, *args[1:], steps, 6000, seed=3, confidence=1 - 0.01 / steps)
+    inside = (res.ci_low <= exact * (1 + 1e-12)) & (exact <= res.ci_high * (1 + 1e-12))
+    assert inside[1:].all() and res.reliable[1:].all()

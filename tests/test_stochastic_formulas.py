@@ -18,7 +18,8 @@ from hypothesis import given, strategies as st
 from momentum_verify.numerics.operators import DecoupledProblem
 from momentum_verify.numerics.rates import spectral_radius
 from momentum_verify.theory import symbols
-from momentum_verify.theory.asymptotics import family_spectrum, sgd_series, top_root_mp, tuned_rate, tuned_sequence
+from momentum_verify.theory.asymptotics import family_spectrum, sgd_series
+from momentum_verify.numerics.polynomial_tuning import top_root_mp, tuned_rate, tuned_sequence
 from momentum_verify.theory.errors import InputError
 from momentum_verify.theory.methods import get_method
 from momentum_verify.theory.moments import decoupled_block

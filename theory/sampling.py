@@ -502,6 +502,10 @@ class ComponentSampler:
         keep, alias = alias_table([float(v) for v in p])
         self.keep, self.alias = xp.asarray(keep, dtype=xp.float64), xp.asarray(alias, dtype=xp.int64)
         self.per_replica = self.B * self.d * (1 if Y is X else 2) + (self.n if self.without else 0)
+        self.model = model
+
+    def __repr__(self) -> str:
+        return f"ComponentSampler(model={self.model!r}, batch={self.B}, backend={getattr(self.bk, 'name', '?')!r})"
 
     def grad(self, y):
         xp, r = self.xp, y.shape[0]
@@ -662,6 +666,11 @@ class GaussianSampler:
         self.sqrt_lam = xp.asarray([math.sqrt(v) for v in lam], dtype=xp.float64)
         self.kind = "gaussian-reduced" if kind == "reduced" and self.B >= 2 else "gaussian"
         self.per_replica = self.B * self.d if self.kind == "gaussian" else self.d + self.B
+        self.model, self.requested = model, kind
+
+    def __repr__(self) -> str:
+        return (f"GaussianSampler(model={self.model!r}, batch={self.B}, backend={getattr(self.bk, 'name', '?')!r}, "
+                f"kind={self.requested!r})")
 
     def grad(self, y):
         xp, r = self.xp, y.shape[0]

@@ -21,6 +21,7 @@ from ...theory.formulas import deterministic_tuning
 from ...theory.sampling import Coordinate, DecoupledNoise, FiniteSum, Gaussian, Kaczmarz
 from ...numerics.tuning import loglog_slope
 from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
+from .instances import GAUSSIAN_PANEL, coordinate_matrices, kaczmarz_matrices
 from .common import (
     condition_numbers, d_sym, monte_carlo_rate, mp_str, rate_str, routes_of, sig, stated, value,
     within_factor,
@@ -145,19 +146,6 @@ def deterministic_rate_claim(method: str, rho_text: str | None = None, eta_text:
 # --------------------------------------------------------------------------------------------------
 # 4. Strohmer-Vershynin: randomized Kaczmarz
 # --------------------------------------------------------------------------------------------------
-def kaczmarz_matrices() -> dict[str, np.ndarray]:
-    """A small panel of consistent systems (seeded): Gaussian rows, decaying column scales, coherent
-    rows (nearly parallel), and a tiny integer matrix (exact arithmetic friendly)."""
-    rng = np.random.default_rng(2026)
-    g = rng.standard_normal((40, 6))
-    decay = rng.standard_normal((40, 6)) * np.geomspace(1, 0.03, 6)
-    u = rng.standard_normal(6)
-    coherent = u + 0.15 * rng.standard_normal((30, 6))
-    small = np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]])
-    return {"gaussian 40x6": g, "decaying columns 40x6": decay, "coherent rows 30x6": coherent,
-            "integer 3x2": small}
-
-
 def kaczmarz_bound_claim(bound_text: str = "1 - mu", *, claim_id: str = "classical.kaczmarz-strohmer-vershynin",
                          quick: bool = True) -> Claim:
     """Strohmer-Vershynin: E||e_{k+1}||^2 <= (1 - sigma_min^2/||A||_F^2) E||e_k||^2 for randomized Kaczmarz.
@@ -207,17 +195,6 @@ def kaczmarz_bound_claim(bound_text: str = "1 - mu", *, claim_id: str = "classic
 # --------------------------------------------------------------------------------------------------
 # 5. randomized coordinate descent
 # --------------------------------------------------------------------------------------------------
-def coordinate_matrices() -> dict[str, np.ndarray]:
-    """Seeded SPD matrices: a Wishart matrix, an ill-conditioned one (scaled), and a diagonal one."""
-    rng = np.random.default_rng(7)
-    X = rng.standard_normal((12, 6))
-    W = X.T @ X / 12
-    s = np.geomspace(1, 0.05, 6)
-    ill = (W * s[:, None]) * s[None, :]
-    diag = np.diag(np.geomspace(1, 1e-3, 30))
-    return {"wishart 6x6": W, "scaled wishart 6x6": ill, "diagonal 30x30": diag}
-
-
 def coordinate_claim(bound_text: str = "1 - mu/trH", *, claim_id: str = "classical.coordinate-descent",
                      quick: bool = True) -> Claim:
     """Randomized coordinate descent (p_i = H_ii/tr H, step 1/H_ii along e_i): rho <= 1 - mu/tr H."""
@@ -558,7 +535,7 @@ def lee_saturation_claim(scale_text: str = "kappa_bar/sqrt(kappa)", *,
                  "O(sqrt(kappa)).")
 
     def check(**_):
-        from .garg_derezinski import GAUSSIAN_PANEL, measure
+        from .garg_derezinski import measure
         scale = stated(scale_text, "scale")
         numbers, verdicts = {}, []
         for name in GAUSSIAN_PANEL:

@@ -10,7 +10,7 @@ import sympy as sp
 
 from ...theory import symbols
 from ...theory.parse import parse_expression
-from ...theory.sampling import Gaussian, RankOneModel, SamplingModel
+from ...theory.sampling import SamplingModel
 
 d_sym = sp.Symbol("d", positive=True)
 #: names a stated formula may use (MATH.md notation)
@@ -37,23 +37,20 @@ def value(expr: sp.Expr, dps: int = 50, **subs) -> mp.mpf:
 def condition_numbers(model: SamplingModel) -> dict:
     """mu, L, trH, R2, kappa = L/mu, kappa_bar = R2/mu as floats (double precision).
 
-    R^2 = largest generalized eigenvalue of (E[G^T G], H): for gaussian tr H + 2L (E[G^T G] = 2H^2 + tr(H) H);
-    for rank-one components G_i = x_i y_i^T, E[G^T G] = sum_i p_i |x_i|^2 y_i y_i^T.
+    R^2 = the model's closed form where it has one (gaussian tr H + 2L, kaczmarz 1), else the largest
+    generalized eigenvalue of (E[G^T G], H) from the model's ``gradient_gram_array`` (rank-one components
+    G_i = x_i y_i^T: E[G^T G] = sum_i p_i |x_i|^2 y_i y_i^T).
     """
     from scipy.linalg import eigh
 
-    lam = model.spectrum_array()
+    lam = model.spectrum_array(np)
     mu, L, tr = float(lam.min()), float(lam.max()), float(lam.sum())
-    if isinstance(model, Gaussian):
-        R2 = tr + 2 * L
-    elif isinstance(model, RankOneModel):
-        p, X, Y = model.component_arrays()
-        M = (Y * (p * np.sum(X**2, axis=1))[:, None]).T @ Y
-        H = model.hessian_array()
-        Hs = (H + H.T) / 2
-        R2 = float(eigh(M, Hs, eigvals_only=True)[-1])
+    closed = model.R2_exact()
+    if closed is not None:
+        R2 = float(closed)
     else:
-        raise ValueError(f"no R^2 for model {model.name}")
+        H = model.hessian_array(np)
+        R2 = float(eigh(model.gradient_gram_array(np), (H + H.T) / 2, eigvals_only=True)[-1])
     return {"mu": mu, "L": L, "trH": tr, "R2": R2, "kappa": L / mu, "kappa_bar": R2 / mu}
 
 

@@ -19,9 +19,9 @@ import sympy as sp
 from ...theory import symbols
 from ...theory.formulas import deterministic_tuning
 from ...theory.parse import parse_expression
-from ...theory.sampling import Coordinate, Gaussian, Kaczmarz
 from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
 from .common import condition_numbers, sig, stated, within_factor
+from .instances import GAUSSIAN_PANEL, PANEL, Instance  # noqa: F401  (shared instances; re-exported)
 
 SOURCE = "Garg and Derezinski (2026), abstract, as reported in MATH.md §7"
 METHODS = ("sgd", "heavy-ball", "nesterov")
@@ -32,63 +32,8 @@ TUNER_ROUTE = ("numeric (numerics.tuning global search over (eta, beta), and a 1
 
 
 # --------------------------------------------------------------------------------------------------
-# the panel
+# the panel (verify.claims.instances) measured
 # --------------------------------------------------------------------------------------------------
-def _powers(hi_exp: int, base: int = 2) -> tuple:
-    return tuple(base**k for k in range(hi_exp + 1))
-
-
-@dataclass(frozen=True)
-class Instance:
-    """One panel entry: a name, a family (gaussian / kaczmarz / coordinate), how to build the model and
-    the batch sizes at which the tuned curves are measured."""
-
-    name: str
-    family: str
-    describe: str
-    batches: tuple
-
-    def model(self):
-        return _BUILDERS[self.name]()
-
-
-def _kaczmarz(kind):
-    from .classical import kaczmarz_matrices
-    return Kaczmarz(kaczmarz_matrices()[kind])
-
-
-def _coord_dense():
-    from .classical import coordinate_matrices
-    return Coordinate(H=coordinate_matrices()["scaled wishart 6x6"])
-
-
-_BUILDERS = {
-    "gaussian-uniform": lambda: Gaussian(np.linspace(1e-4, 1, 100)),
-    "gaussian-power-law": lambda: Gaussian(np.arange(1, 101, dtype=float) ** -2.0),
-    "gaussian-two-clusters": lambda: Gaussian(np.concatenate([np.ones(10), np.full(90, 1e-4)])),
-    "gaussian-small": lambda: Gaussian(np.geomspace(1e-4, 1, 30)),
-    "kaczmarz-decaying-columns": lambda: _kaczmarz("decaying columns 40x6"),
-    "kaczmarz-coherent-rows": lambda: _kaczmarz("coherent rows 30x6"),
-    "coordinate-diagonal-power-law": lambda: Coordinate(spectrum=np.arange(1, 31, dtype=float) ** -2.0),
-    "coordinate-dense-6x6": _coord_dense,
-}
-
-PANEL = {i.name: i for i in [
-    Instance("gaussian-uniform", "gaussian", "gaussian, 100 eigenvalues uniform on [1e-4, 1]", _powers(17)),
-    Instance("gaussian-power-law", "gaussian", "gaussian, eigenvalues i^-2, i = 1..100", _powers(14)),
-    Instance("gaussian-two-clusters", "gaussian", "gaussian, 10 eigenvalues at 1 and 90 at 1e-4", _powers(16)),
-    Instance("gaussian-small", "gaussian", "gaussian, 30 eigenvalues geometric on [1e-4, 1]", _powers(14)),
-    Instance("kaczmarz-decaying-columns", "kaczmarz",
-             "kaczmarz, 40x6 Gaussian rows, column scales geometric 1 to 0.03", _powers(10)),
-    Instance("kaczmarz-coherent-rows", "kaczmarz", "kaczmarz, 30x6 rows u + 0.15 g_i (nearly parallel)",
-             _powers(5, 4)),
-    Instance("coordinate-diagonal-power-law", "coordinate", "coordinate descent, H = diag(i^-2), i = 1..30",
-             _powers(12)),
-    Instance("coordinate-dense-6x6", "coordinate", "coordinate descent, scaled Wishart H (6x6)", _powers(5, 4)),
-]}
-GAUSSIAN_PANEL = ("gaussian-uniform", "gaussian-power-law", "gaussian-two-clusters")
-
-
 @dataclass
 class Measured:
     """Tuned curves of one instance and what the claims read from them."""
@@ -182,7 +127,9 @@ def plots_for(ms: Measured) -> list[dict]:
          "deterministic_K": ms.K_det},
         {"kind": "acceleration-vs-batch", "name": f"{ms.inst.name}-acceleration", "title": title,
          "batches": ms.batches, "acceleration": ms.acceleration, "predicted": pred,
-         "sqrt_kappa": math.sqrt(ms.cn["kappa"]), "slope_window": list(win) if win else None},
+         "sqrt_kappa": math.sqrt(ms.cn["kappa"]), "slope_window": list(win) if win else None,
+         "slopes": {m: [ms.slope[m], ms.slope_batches[m][0], ms.slope_batches[m][-1]] for m in MOMENTUM
+                    if ms.slope.get(m) is not None and len(ms.slope_batches[m]) >= 2}},
     ]
 
 

@@ -16,7 +16,8 @@ import mpmath as mp
 import sympy as sp
 
 from ...theory import symbols
-from ...theory.asymptotics import heavy_ball_series, sgd_series, tuned_sequence
+from ...theory.asymptotics import heavy_ball_series, sgd_series
+from ...numerics.polynomial_tuning import tuned_sequence
 from ...theory.stochastic import d, isotropic_sgd
 from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
 from .common import stated
