@@ -8,7 +8,7 @@ import pytest
 import sympy as sp
 from hypothesis import given, settings, strategies as st
 
-from momentum_verify.numerics.operators import DecoupledProblem, SecondMomentOperator
+from momentum_verify.numerics.operators import DecoupledProblem, SecondMomentOperator, as_method
 from momentum_verify.numerics.rates import RateResult, format_digits, rho_grid, spectral_radius
 from momentum_verify.theory.errors import InputError
 from momentum_verify.theory.sampling import Coordinate, FiniteSum, Gaussian, Kaczmarz
@@ -22,6 +22,17 @@ def agree(a: RateResult, b: RateResult, slack: float = 1.0) -> bool:
     ra, rb = mp.mpf(a.rho), mp.mpf(b.rho)
     tol = (mp.mpf(10) ** -a.digits + mp.mpf(10) ** -b.digits) * max(abs(ra), abs(rb)) * slack
     return abs(ra - rb) <= tol
+
+
+def mpmath_solver(method, model, batch, lr, momentum, dps) -> RateResult:
+    """The scalar secular solver over the mpmath context at ``dps`` digits (the route the arb tier
+    replaced by default), stated to dps - 10 digits."""
+    from momentum_verify.numerics.rates.secular import secular_double, secular_mp, top_blocks
+    m = as_method(method)
+    z0 = float(secular_double(m, model, batch, float(lr), float(momentum)).rho)
+    top = top_blocks(m, model, batch, float(lr), float(momentum))
+    with mp.workdps(dps):
+        return RateResult(+secular_mp(m, model, batch, lr, momentum, z0, top), dps - 10, None, "secular", "mpmath")
 
 
 def vech_rho(op: SecondMomentOperator) -> float:
@@ -59,8 +70,9 @@ def test_mpmath_agrees_with_double(inst):
     g = Gaussian(inst["lam"])
     args = (inst["method"], g, inst["batch"], inst["lr"], inst["momentum"])
     hi = spectral_radius(*args, digits=25)
-    assert hi.precision == "mpmath" and hi.digits == 25
+    assert hi.precision in ("arb", "mpmath") and hi.digits == 25
     assert agree(spectral_radius(*args), hi)
+    assert agree(mpmath_solver(*args, 40), hi)      # the arb tier against the mpmath solver, 40 digits
     # the same 25 digits again at a different request: mpmath agrees with itself
     assert agree(spectral_radius(*args, digits=32), hi)
 
@@ -369,3 +381,51 @@ def test_rates_docstring_examples_run(name):
     mod = importlib.import_module("momentum_verify.numerics.rates" + name)
     res = doctest.testmod(mod, optionflags=doctest.NORMALIZE_WHITESPACE)
     assert res.failed == 0
+
+
+# --------------------------------------------------------------------------------------------------
+# the arb tier at ill-conditioned points (issue 16 item 5)
+# --------------------------------------------------------------------------------------------------
+HOSTILE = ("sgdm", 100000, 1e-5, 1 - 1e-6)      # method, B, lr, momentum: 1 - beta = 1e-6, root next to rho(D)
+
+
+@pytest.mark.parametrize("d", [3, 40])
+def test_arb_tier_at_hostile_point_matches_mpmath_solver(d):
+    """Double precision loses every digit here (it states 2); the escalated and the 30-digit answers
+    are proven in arb and agree with the scalar mpmath solver at 60 digits (an independent route)."""
+    method, B, lr, mom = HOSTILE
+    g = Gaussian(np.linspace(1e-3, 1, d))
+    ref = mpmath_solver(method, g, B, lr, mom, 60)
+    dflt = spectral_radius(method, g, B, lr, mom)
+    assert dflt.digits >= 15 and dflt.precision == "arb" and agree(dflt, ref)
+    hi = spectral_radius(method, g, B, lr, mom, digits=30)
+    assert hi.precision == "arb" and hi.digits == 30 and agree(hi, ref)
+    with mp.workdps(40):
+        assert format_digits(hi.rho, 30) == format_digits(ref.rho, 30)
+
+
+def test_arb_tier_certificate_rejects_a_wrong_root(monkeypatch):
+    """A solver answer off by 1e-12 fails the arb certificate; the front door then falls back to the
+    mpmath solver and still returns correct digits."""
+    from momentum_verify.numerics.rates import secular
+    method, B, lr, mom = "heavy-ball", 4, 0.1, 0.5
+    g = Gaussian([0.2, 1.0, 2.0])
+    good = spectral_radius(method, g, B, lr, mom, digits=20)
+    real = secular._solve_with_pole
+    monkeypatch.setattr(secular, "_solve_with_pole", lambda M, p, digits: (real(M, p, digits) * (1 + 1e-12)).mid())
+    with pytest.raises(secular.RefinementFailed):
+        secular.secular_arb(as_method(method), g, B, lr, mom, 20, 0.9)
+    again = spectral_radius(method, g, B, lr, mom, digits=20)
+    assert again.precision == "mpmath" and agree(again, good)
+
+
+@pytest.mark.slow
+@given(method=st.sampled_from(METHODS), d=st.integers(1, 30), batch=st.integers(1, 10 ** 6),
+       lr=st.floats(1e-6, 2.0), one_minus_beta=st.floats(1e-7, 1.0), kappa=st.floats(1.0, 1e4))
+@settings(max_examples=40, deadline=None)
+def test_arb_tier_against_mpmath_solver_wide(method, d, batch, lr, one_minus_beta, kappa):
+    g = Gaussian(np.geomspace(1.0 / kappa, 1.0, d))
+    mom = 1 - one_minus_beta
+    assume_ok = spectral_radius(method, g, batch, lr, mom)
+    hi = spectral_radius(method, g, batch, lr, mom, digits=20)
+    assert agree(hi, mpmath_solver(method, g, batch, lr, mom, 45)), (hi, assume_ok)

@@ -15,8 +15,11 @@ Precision policy
 ----------------
 ``digits=None`` works in double precision and states a conservative number of correct digits (running
 error bounds, eigenvalue condition numbers, Collatz-Wielandt brackets); ill-conditioned points (fewer
-than ``DOUBLE_DIGITS_MIN`` digits) are recomputed with multiprecision. ``digits=N`` computes with mpmath
-at two working precisions and keeps the result only when they agree to N + 2 digits. ``certify=True``
+than ``DOUBLE_DIGITS_MIN`` digits) are recomputed with multiprecision (N = 15 digits). ``digits=N``:
+on the secular route, one solve in arb midpoint arithmetic at about N + 25 digits whose N digits are
+then proven in arb (precision ``"arb"``; see :func:`.secular.secular_arb`), the mpmath solver at two
+working precisions where that fails; on the other routes mpmath at two working precisions, the result
+kept only when they agree to N + 2 digits (precision ``"mpmath"``). ``certify=True``
 adds an interval from :mod:`.certify` (python-flint arb) that provably contains rho. The arithmetic
 contexts (mpmath, arb) are in :mod:`.contexts`; the result type in :mod:`.result`.
 
@@ -25,7 +28,7 @@ Examples
 >>> from momentum_verify.theory.sampling import Gaussian
 >>> r = spectral_radius("sgd", Gaussian([1, 1]), 2, 0.4, 0, digits=20)
 >>> r.digits, r.precision
-(20, 'mpmath')
+(20, 'arb')
 """
 from __future__ import annotations
 
@@ -110,7 +113,7 @@ def spectral_radius(method, model: SamplingModel, batch, lr, momentum, *, digits
     --------
     >>> from momentum_verify.theory.sampling import Gaussian
     >>> spectral_radius("sgd", Gaussian([1, 1]), 2, 0.4, 0, digits=10)   # (d+1)/(B+d+1) at eta = B/(B+d+1)
-    RateResult(rho='0.6000000000', digits=10, route='secular', precision='mpmath')
+    RateResult(rho='0.6000000000', digits=10, route='secular', precision='arb')
     """
     method = as_method(method)
     batch = model.check_batch(batch)
@@ -127,7 +130,7 @@ def spectral_radius(method, model: SamplingModel, batch, lr, momentum, *, digits
                                                or (route == "dense" and size <= MP_DENSE_AUTO_M)):
             res = _multiprecision(method, model, batch, lr, momentum, route, 15)
             res = dataclasses.replace(res, notes=res.notes + (
-                "double precision was ill-conditioned here; recomputed with mpmath",))
+                f"double precision was ill-conditioned here; recomputed with {res.precision}",))
     elif digits <= DOUBLE_DIGITS_MAX and (route == "matrix-free" or (route == "dense" and size > MP_DENSE_MAX_M)):
         res = _double(method, model, batch, lr, momentum, route)
         if res.digits < digits:
@@ -158,7 +161,7 @@ def _multiprecision(method, model, batch, lr, momentum, route, digits) -> RateRe
     """RateResult with ``digits`` correct digits, agreed between two working precisions (N + 10 and
     N + 25 decimal digits; both grow until they agree to N + 2 digits)."""
     from .dense import dense_mp
-    from .secular import secular_mp, top_blocks
+    from .secular import RefinementFailed, block_radii_double, secular_arb, secular_mp
     method = as_method(method)
     if route == "matrix-free" or (route == "dense" and method.s * model.d > MP_DENSE_MAX_M):
         raise InputError("digits", f"multiprecision needs the secular or deterministic route, or the dense "
@@ -170,7 +173,14 @@ def _multiprecision(method, model, batch, lr, momentum, route, digits) -> RateRe
         z0 = float(_double(method, model, batch, float(lr), float(momentum), route).rho)
     if route == "secular":
         z0 = float(_double(method, model, batch, float(lr), float(momentum), route).rho)
-        top = top_blocks(method, model, batch, float(lr), float(momentum))
+        radii = block_radii_double(method, model, batch, float(lr), float(momentum))
+        try:                                # one precision in arb, the digits proven: O(d) per step
+            rho, _, _ = secular_arb(method, model, batch, lr, momentum, digits, float(radii.max()))
+            with mp.workdps(digits + 15):
+                return RateResult(+rho, digits, None, route, "arb")
+        except RefinementFailed:            # no coupling, or no certificate: the mpmath solver
+            pass
+        top = [int(i) for i in np.flatnonzero(radii >= radii.max() * (1 - 1e-6) - 1e-300)]
     dps = digits + 10
     agree = 0
     for _ in range(12):

@@ -19,7 +19,7 @@ import mpmath as mp
 import sympy as sp
 
 from .exact import exact, to_mpf
-from ..operators import block_charpoly_kernel, secular_lambda_kernel, secular_poly_kernel
+from ..operators import secular_lambda_kernel
 
 
 class MpContext:
@@ -55,6 +55,10 @@ class MpContext:
     @staticmethod
     def ulp_gap():
         return mp.mpf(10) ** (-mp.mp.dps + 5)
+
+    @staticmethod
+    def ten_pow(k: int):
+        return mp.mpf(10) ** k
 
     @staticmethod
     def workdps(dps: int):
@@ -118,17 +122,54 @@ class ArbContext:
         return with_prec(int(dps * 3.33) + 10)
 
     @staticmethod
+    def _dps() -> int:
+        import flint
+        return int(flint.ctx.prec / 3.33)
+
+    def tolerance(self):
+        """Relative root tolerance at flint's precision (3 digits of slack)."""
+        return self.ten_pow(-self._dps() + 3)
+
+    def ulp_gap(self):
+        return self.ten_pow(-self._dps() + 5)
+
+    @staticmethod
+    def ten_pow(k: int):
+        import flint
+        return flint.arb(10) ** int(k)
+
+    @staticmethod
     def secular_rows(method, noise, lam, lr, momentum, fB):
-        """As :meth:`MpContext.secular_rows`, in the unfactored form num_i(z) / den_i(z)."""
+        """As :meth:`MpContext.secular_rows` (the same Horner-in-lambda kernels of theory's secular term,
+        evaluated with arb balls: rational constants become enclosures)."""
         import flint
         lam = [to_arb(v) for v in lam]
         e, b, f = to_arb(lr), to_arb(momentum), to_arb(fB)
         tau = sum(lam, flint.arb(0))
-        kn, kd = secular_poly_kernel(method, noise, "arb")
-        kc = block_charpoly_kernel(method, noise, "arb")
-        return {"num": [[flint.arb(x) for x in kn(v, e, b, f, tau)] for v in lam],
-                "den": [[flint.arb(x) for x in kd(v, e, b, f, tau)] for v in lam],
-                "char": [[flint.arb(x) for x in kc(v, e, b, f, tau)] for v in lam]}
+        at = _arb_lambda_kernel(method, noise)(e, b, f, tau)
+        rows = [at(v) for v in lam]
+        one = flint.arb(1)
+        out = {"den": [[one] + [flint.arb(x) for x in r["den"]] for r in rows]}
+        out["char"] = out["den"] if rows[0]["char"] is None else \
+            [[one] + [flint.arb(x) for x in r["char"]] for r in rows]
+        if "w" in rows[0]:
+            out["w"] = [flint.arb(r["w"][0]) for r in rows]
+            out["h"] = [flint.arb(x) for x in rows[0]["h"]]
+        else:
+            out["num"] = [[flint.arb(x) for x in r["num"]] for r in rows]
+        return out
+
+
+_ARB_KERNELS: dict = {}
+
+
+def _arb_lambda_kernel(method, noise):
+    """:func:`numerics.operators.secular_lambda_kernel` lambdified for arb (cached here: the module
+    mapping is not hashable for the operators' own cache)."""
+    key = (method, noise)
+    if key not in _ARB_KERNELS:
+        _ARB_KERNELS[key] = secular_lambda_kernel.__wrapped__(method, noise, _arb_modules())
+    return _ARB_KERNELS[key]
 
 
 mpctx = MpContext()

@@ -102,7 +102,7 @@ def solve(S: SecularSum, z0, top: list[int], z0_digits: int = 12):
     if S.trivial:
         return max(S.block_radius(i) for i in top)
     z0 = ctx.number(z0)
-    gap = max(abs(z0) * mp.mpf(10) ** -(z0_digits - 4), ctx.ulp_gap())
+    gap = max(abs(z0) * ctx.ten_pow(-(z0_digits - 4)), ctx.ulp_gap())
     for _ in range(4000):
         hi = z0 + gap
         if S.above(hi) and S.F(hi)[0] < 1:
@@ -188,9 +188,14 @@ def _blocks(method, model, batch, e, b):
     return DecoupledProblem(method, model, batch, e, b).D
 
 
+def block_radii_double(method, model, batch, e, b) -> np.ndarray:
+    """rho(D_i) for every block, from double eigenvalues (good to about eps^(1/s) near defective blocks)."""
+    return np.max(np.abs(np.linalg.eigvals(_blocks(method, model, batch, e, b))), axis=-1)
+
+
 def top_blocks(method, model, batch, e, b, rel: float = 1e-6) -> list[int]:
     """Indices i whose block radius rho(D_i) is within ``rel`` (relative) of rho(D)."""
-    r = np.max(np.abs(np.linalg.eigvals(_blocks(method, model, batch, e, b))), axis=-1)
+    r = block_radii_double(method, model, batch, e, b)
     return [int(i) for i in np.flatnonzero(r >= r.max() * (1 - rel) - 1e-300)]
 
 
@@ -217,3 +222,187 @@ def block_radius_double(method, model, batch, e, b):
             bound = max(bound if np.isfinite(bound) else 0.0, 10 * EPS ** (1 / kk))
         rel = max(rel, bound)
     return rho, rel
+
+
+# --------------------------------------------------------------------------------------------------
+# the arb tier: the same solver on arb midpoints, then a certificate
+# --------------------------------------------------------------------------------------------------
+class RefinementFailed(RuntimeError):
+    """The arb tier could not certify the requested digits (the caller falls back to mpmath)."""
+
+
+class MidpointSum:
+    """A :class:`SecularSum` in arb seen as floating point at ``flint.ctx.prec`` bits: F and F' are the
+    midpoints of their enclosures, z > rho(D) is asked of the exact midpoint of z (a certain answer).
+    :func:`solve` runs over it unchanged; only the final certificate relies on the enclosures."""
+
+    def __init__(self, S: SecularSum):
+        self.S, self.ctx, self.trivial = S, S.ctx, S.trivial
+        self.evaluations = 0
+
+    def F(self, z):
+        self.evaluations += 1
+        F, dF = self.S.F(z.mid())
+        return F.mid(), dF.mid()
+
+    def above(self, z, which=None) -> bool:
+        return self.S.above(z.mid(), which)
+
+    def block_radius(self, i):
+        raise RefinementFailed("rho = rho(D): left to the mpmath solver")
+
+
+def _largest_real_root(c, z):
+    """Largest real root of the monic polynomial ``c`` (arb midpoints, highest degree first) by Newton
+    from a point ``z`` above every root's real part: monotone from the right (the polynomial is convex
+    increasing there), linear only while resolving a near-double root."""
+    for _ in range(4000):
+        p, dp = horner(c, z)
+        if not dp > 0:
+            break
+        step = (p / dp).mid()
+        if not step > 0:
+            break
+        z = (z - step).mid()
+        if step <= abs(z) * 2 ** (-0.9 * _bits()):
+            break
+    return z
+
+
+def _bits() -> int:
+    import flint
+    return flint.ctx.prec
+
+
+def _block_root(S: SecularSum, i):
+    import flint
+    c = [a.mid() for a in S.char[i]]
+    z = flint.arb(2) * max((abs(a) ** (flint.arb(1) / k)).mid() for k, a in enumerate(c[1:], 1)) + flint.arb(2) ** -60
+    return _largest_real_root(c, z)
+
+
+def rank_blocks(S: SecularSum, c) -> np.ndarray:
+    """Block indices ranked by their largest real root, largest first: every det(zI - D_i) shifted to
+    the centre c in arb (so the cancellation near a cluster of roots happens once, at full precision),
+    rounded to double in w = z - c, then Newton from the right on all blocks at once."""
+    polys = [list(reversed(taylor_shift(p, c))) for p in S.char]
+    C = np.array([[float(a.mid()) for a in p] for p in polys])
+    q = C.shape[1] - 1
+    w = np.zeros(C.shape[0])
+    for k in range(1, q + 1):
+        w = np.maximum(w, (np.abs(C[:, k]) / (2 if k == q else 1)) ** (1.0 / k))
+    w = 2 * w + 1e-300
+    with np.errstate(all="ignore"):
+        for _ in range(300):
+            p, dp = horner([C[:, k] for k in range(q + 1)], w)
+            step = np.where(dp > 0, p / dp, 0.0)
+            step = np.where(np.isfinite(step) & (step > 0), step, 0.0)
+            w = w - step
+            if np.all(step <= 4 * EPS * np.abs(w)):
+                break
+    return np.argsort(-w, kind="stable")
+
+
+def _pole(S: SecularSum, order):
+    """rho(D) = max_i of the largest real root of det(zI - D_i): the roots of the first few blocks of
+    ``order`` (ranked by their double radius), then of every block that fails the Budan-Fourier test
+    just above the running maximum, until none does."""
+    import flint
+    done, best = set(), flint.arb(0)
+    todo = [int(i) for i in order[:8]]
+    for _ in range(20):
+        for i in todo:
+            r = _block_root(S, i)
+            if r > best:
+                best = r
+        done.update(todo)
+        z = (best + abs(best) * flint.arb(2) ** (-int(0.8 * _bits())) + flint.arb(2) ** -(2 * _bits())).mid()
+        todo = [i for i, c in enumerate(S.char) if i not in done and not all(v > 0 for v in taylor_shift(c, z))]
+        if not todo:
+            return best
+        if len(todo) > 64:                      # many blocks tie: take them all at once
+            todo = [i for i in range(len(S.char)) if i not in done]
+    return best
+
+
+def _solve_with_pole(M: MidpointSum, p, digits: int, max_iter: int = 300):
+    """The root of F = 1 above the pole p = rho(D) in arb midpoint arithmetic, from the model
+    F ~ b + a/(z - p) (exact for one dominant pole, as in :func:`.grid.solve_grid`) inside a bracket
+    that only shrinks: ``hi`` above rho(D) with F < 1, ``left`` above rho(D) with F >= 1. Returns the
+    estimate (checked afterwards by the certificate); p itself when F < 1 all the way down to p."""
+    import flint
+    tol = flint.arb(10) ** -(digits + 4)
+    gap = abs(p) * flint.arb(10) ** -3 + flint.arb(2) ** -200
+    hi = None
+    for _ in range(400):                      # a point above rho(D) with F < 1
+        z = (p + gap).mid()
+        if M.above(z):
+            F, dF = M.F(z)
+            if F < 1:
+                hi = z
+                break
+        gap *= 8
+    if hi is None:
+        raise RefinementFailed("no point with F < 1 found above rho(D)")
+    left = None
+    z = hi
+    for _ in range(max_iter):
+        floor = p if left is None else left
+        d = z - p
+        a = (-dF * d * d).mid()
+        b = (F - a / d).mid()
+        c = (p + a / (1 - b)).mid() if (a > 0 and b < 1) else None
+        if c is None or not (floor < c < hi):
+            c = (floor + hi) / 2 if left is not None else (p + (hi - p) / 64)
+            c = c.mid()
+        if not M.above(c):                    # c <= rho(D): the pole estimate was low
+            p = c
+            continue
+        Fc, dFc = M.F(c)
+        step_small = abs(c - z) <= tol * abs(c)
+        if Fc >= 1:
+            left = c
+        else:
+            hi = c
+        z, F, dF = c, Fc, dFc
+        if step_small or hi - floor <= tol * hi:
+            return z
+        if left is None and (hi - p) <= tol * hi:
+            return p                          # F < 1 down to rho(D): rho = rho(D)
+    return z
+
+
+def secular_arb(method, model, batch, lr, momentum, digits: int, centre: float):
+    """rho(T) to ``digits`` proven digits in arb (python-flint's balls, an order of magnitude faster per
+    operation than mpmath's mpf at these sizes), for large or ill-conditioned decoupled problems.
+
+    At about digits + 25 decimal digits: rho(D) from the candidate blocks (Newton from the right on
+    each det(zI - D_i)), the root of F = 1 from the one-pole model F ~ b + a/(z - rho(D)) on midpoints
+    (:func:`_solve_with_pole`; the blocks are ranked by :func:`rank_blocks` around ``centre``, a double
+    estimate of rho(D), to start the search for rho(D)), then a certificate at rho (1 -+ 10^-(digits+1)): above rho(D) and F < 1
+    at the upper end; F > 1 above rho(D), or not above rho(D), at the lower end (the enclosures of every
+    block, so the ranking only guides the search). The precision rises (x1.6) until it closes.
+
+    Returns (rho as mpf, (lo, hi) proven, F evaluations); raises :class:`RefinementFailed` when there is no
+    coupling or no certificate after four precisions.
+    """
+    from .contexts import arbctx, arb_to_mpf_interval, mpf_to_arb, with_prec, bits_for
+    bits = bits_for(digits + 25)
+    for _attempt in range(4):
+        with with_prec(bits), mp.workdps(int(bits / 3.33)):
+            S = SecularSum(arbctx, method, model, batch, lr, momentum)
+            if S.trivial:
+                raise RefinementFailed("no coupling (rho = rho(D))")
+            M = MidpointSum(S)
+            p = _pole(S, rank_blocks(S, mpf_to_arb(mp.mpf(centre))))
+            z = _solve_with_pole(M, p, digits)
+            rho = arb_to_mpf_interval(z.mid())[0]
+            r = mp.mpf(10) ** -(digits + 1)
+            lo, hi = rho * (1 - r), rho * (1 + r)
+            la, ha = mpf_to_arb(lo), mpf_to_arb(hi)
+            up_ok = S.above(ha) and S.F(ha)[0] < 1
+            lo_ok = up_ok and ((S.above(la) and S.F(la)[0] > 1) or S.not_above(la))
+            if up_ok and lo_ok:
+                return rho, (lo, hi), M.evaluations
+        bits = int(bits * 1.6)
+    raise RefinementFailed(f"could not certify {digits} digits in arb")
