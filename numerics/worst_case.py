@@ -923,3 +923,160 @@ def minimax_tune(method, cls: SpectrumClass, batch, *, certify: bool = False, se
     wc = worst_case(m, cls, batch, e, b, certify=certify)
     it = tune(m, cls.sampling_model(wc.instance), batch, seed=seed)
     return MinimaxResult(wc, it, count[0])
+
+
+# --------------------------------------------------------------------------------------------------
+# data-matrix classes (no decoupling): a search, whose result is a certified LOWER bound only
+# --------------------------------------------------------------------------------------------------
+DATA_MODELS = ("finite", "kaczmarz", "coordinate")
+
+
+@dataclass(frozen=True)
+class DataClass:
+    """Data matrices whose H has its spectrum in [mu, L] and contains mu and L.
+
+    finite, kaczmarz: A (n x d) with the eigenvalues of A^T A / n in [mu, L] (A = sqrt(n) U diag(sqrt
+    lambda) V^T, U with orthonormal columns); coordinate: H = V diag(lambda) V^T (a general, non-diagonal
+    H). The sampling model is then built from A (or H) as usual; kaczmarz normalises H by ||A||_F^2.
+    """
+
+    model: str
+    mu: float
+    L: float
+    d: int
+    n: int | None = None
+
+    def __post_init__(self):
+        if self.model not in DATA_MODELS:
+            raise InputError("model", f"data-matrix classes exist for {', '.join(DATA_MODELS)}, not {self.model!r}")
+        SpectrumClass("gaussian", self.mu, self.L, self.d)          # the same checks of mu, L, d
+        if self.model != "coordinate":
+            if isinstance(self.n, bool) or not isinstance(self.n, (int, np.integer)) or self.n < self.d:
+                raise InputError("n", f"the {self.model} class needs an integer n >= d = {self.d}, got {self.n!r}")
+
+    def matrix(self, x: np.ndarray) -> np.ndarray:
+        """The class member with free parameters ``x``: d - 2 interior eigenvalues (through a logistic
+        map onto [mu, L]) and a free matrix orthonormalised by QR."""
+        d = self.d
+        t = x[: d - 2]
+        lam = np.concatenate([[self.mu, self.L], self.mu + (self.L - self.mu) / (1 + np.exp(-t))])
+        rows = d if self.model == "coordinate" else self.n
+        Q, _ = np.linalg.qr(x[d - 2:].reshape(rows, d))
+        if self.model == "coordinate":
+            return (Q * lam) @ Q.T
+        return math.sqrt(rows) * Q * np.sqrt(lam)
+
+    def sampling_model(self, M):
+        from ..theory.sampling import FiniteSum, Kaczmarz
+        if self.model == "coordinate":
+            return Coordinate(H=(M + M.T) / 2)
+        return FiniteSum(M) if self.model == "finite" else Kaczmarz(M)
+
+    def size(self) -> int:
+        rows = self.d if self.model == "coordinate" else self.n
+        return self.d - 2 + rows * self.d
+
+
+@dataclass
+class SearchResult:
+    """The worst data matrix found by local search with restarts: a certified LOWER bound on the worst
+    case over the class (the true worst case may be larger; nothing here bounds it from above)."""
+
+    cls: DataClass
+    method: str
+    batch: object
+    lr: float
+    momentum: float
+    matrix: np.ndarray
+    rate: object               # RateResult of the best matrix (certified interval when available)
+    restarts: int
+    evaluations: int
+    history: list
+
+    def to_json(self) -> dict:
+        from .rates import format_bound
+        iv = self.rate.interval
+        out = {"lower": format_bound(iv[0], 12, "down") if iv else None,
+               "rate": self.rate.to_json(), "certified": iv is not None, "kind": "lower bound (search)",
+               "note": "the best instance found by local search: a certified LOWER bound on the worst case over "
+                       "the class, not the worst case",
+               "class": {"model": self.cls.model, "mu": self.cls.mu, "L": self.cls.L, "d": self.cls.d, "n": self.cls.n},
+               "method": self.method, "batch": "inf" if self.batch == math.inf else int(self.batch),
+               "lr": self.lr, "momentum": self.momentum, "restarts": self.restarts,
+               "evaluations": self.evaluations, "best_per_restart": self.history,
+               "instance": {"matrix": self.matrix.tolist(),
+                            "spectrum": np.linalg.eigvalsh(self._H()).tolist()}}
+        return out
+
+    def _H(self):
+        M = self.matrix
+        if self.cls.model == "coordinate":
+            return (M + M.T) / 2
+        return M.T @ M / M.shape[0]
+
+
+def search_data_class(method, cls: DataClass, batch, lr, momentum, *, restarts: int = 4, seed: int = 0,
+                      maxfev: int = 400, certify: bool = True) -> SearchResult:
+    """Local maximisation of rho(T) over the class's matrices (Nelder-Mead on the free parameters of
+    :meth:`DataClass.matrix`, rho from the rate engine) from ``restarts`` random starts; the best matrix's
+    rate is certified with arb. The result is a LOWER bound on the worst case, never the worst case.
+
+    >>> r = search_data_class("sgd", DataClass("coordinate", 1.0, 4.0, 2), 1, 0.2, 0.0, restarts=1, maxfev=20)
+    >>> r.to_json()["kind"]
+    'lower bound (search)'
+    """
+    from scipy.optimize import minimize
+    from .rates import spectral_radius
+    m, batch, e, b = _check(method, SpectrumClass("gaussian", cls.mu, cls.L, cls.d), batch, lr, momentum)
+    rng = np.random.default_rng(seed)
+    count = [0]
+
+    def neg_rho(x):
+        count[0] += 1
+        try:
+            model = cls.sampling_model(cls.matrix(x))
+            return -float(spectral_radius(m, model, batch, e, b).rho)
+        except (InputError, np.linalg.LinAlgError, ValueError, RuntimeError):
+            return math.inf
+
+    starts = [rng.standard_normal(cls.size()) for _ in range(restarts)]
+    if cls.model == "coordinate":       # seed: the certified worst diagonal H (a member of this class)
+        wc = worst_case(m, SpectrumClass("coordinate", cls.mu, cls.L, cls.d), batch, e, b)
+        inner = [v for v in wc.instance][1:-1]
+        p = np.clip([(v - cls.mu) / (cls.L - cls.mu) if cls.L > cls.mu else 0.5 for v in inner], 1e-9, 1 - 1e-9)
+        lam = sorted(wc.instance)
+        order = [0, cls.d - 1] + list(range(1, cls.d - 1))          # matrix() puts mu, L first
+        perm = np.eye(cls.d)[:, order]
+        starts[0] = np.concatenate([np.log(p / (1 - p)), perm.ravel()])
+    best, history = None, []
+    for x0 in starts:
+        r = minimize(neg_rho, x0, method="Nelder-Mead", options={"maxfev": maxfev, "xatol": 1e-6, "fatol": 1e-12})
+        history.append(-float(r.fun))
+        if best is None or r.fun < best.fun:
+            best = r
+    M = cls.matrix(best.x)
+    rate = spectral_radius(m, cls.sampling_model(M), batch, e, b, certify=certify)
+    return SearchResult(cls, m.name, batch, e, b, M, rate, restarts, count[0], history)
+
+
+def parse_data_class(text: str, model: str) -> DataClass:
+    """``"mu=..,L=..,d=..[,n=..]"`` as a :class:`DataClass` (no eval)."""
+    from ..theory.parse import parse_number_exact
+    if not isinstance(text, str) or not text.strip():
+        raise InputError("class", "empty class (use mu=..,L=..,d=..[,n=..])")
+    vals = {}
+    for part in text.split(","):
+        if "=" not in part:
+            raise InputError("class", f"malformed entry {part.strip()!r} (use key=value)")
+        k, v = (t.strip() for t in part.split("=", 1))
+        if k not in ("mu", "L", "d", "n"):
+            raise InputError("class", f"unknown key {k!r} for a data-matrix class (allowed: mu, L, d, n)")
+        vals[k] = parse_number_exact(v, k)
+    for k in ("mu", "L", "d"):
+        if k not in vals:
+            raise InputError(k, "missing from the class (use mu=..,L=..,d=..[,n=..])")
+    for k in ("d", "n"):
+        if k in vals and vals[k] != int(vals[k]):
+            raise InputError(k, f"must be an integer, got {vals[k]}")
+    n = int(vals["n"]) if "n" in vals else None
+    return DataClass(model, float(vals["mu"]), float(vals["L"]), int(vals["d"]), n)

@@ -135,3 +135,27 @@ def test_cli_json_keys(capsys):
 def test_cli_tune_excludes_lr(capsys):
     rc = main(["worst-case", "--method", "sgd", "--class", "mu=1,L=1,d=3", "--batch", "4", "--lr", "0.1", "--tune"])
     assert rc == 2 and "tune" in capsys.readouterr().err
+
+
+def test_data_class_search_is_a_certified_lower_bound():
+    """General H (coordinate) contains the diagonal class: the search (seeded there) is at least the
+    certified diagonal worst instance; its instance is a class member and its interval is certified."""
+    from momentum_verify.numerics.worst_case import DataClass, search_data_class
+    r = search_data_class("heavy-ball", DataClass("coordinate", 1.0, 4.0, 3), 1, 0.2, 0.3, restarts=2, maxfev=150)
+    diag = worst_case("heavy-ball", SpectrumClass("coordinate", 1.0, 4.0, 3), 1, 0.2, 0.3, certify=True)
+    lo, hi = r.rate.interval
+    assert lo >= diag.lower_interval[0] * (1 - 1e-12)
+    ev = np.linalg.eigvalsh((r.matrix + r.matrix.T) / 2)
+    assert abs(ev[0] - 1) < 1e-10 and abs(ev[-1] - 4) < 1e-10 and np.all(ev >= 1 - 1e-10) and np.all(ev <= 4 + 1e-10)
+    j = r.to_json()
+    assert j["kind"] == "lower bound (search)" and "not the worst case" in j["note"]
+
+
+def test_data_class_finite_search(capsys):
+    rc = main(["worst-case", "--method", "sgd", "--model", "finite", "--class", "mu=1,L=4,d=2,n=3", "--batch", "1",
+               "--lr", "0.2", "--restarts", "1", "--json"])
+    j = json.loads(capsys.readouterr().out)
+    assert rc == 0 and j["certified"] and float(j["lower"]) <= float(j["rate"]["rho"])
+    assert main(["worst-case", "--method", "sgd", "--model", "finite", "--class", "mu=1,L=4,d=3,n=2", "--batch", "1",
+                 "--lr", "0.2"]) == 2
+    assert "n" in capsys.readouterr().err

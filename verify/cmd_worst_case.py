@@ -22,14 +22,20 @@ def add_parser(p):
     p.add_argument("--momentum", help="momentum beta in [0, 1) (default 0; not with --tune)")
     p.add_argument("--tune", action="store_true", help="minimax (lr, momentum) for the class")
     p.add_argument("--certify", action="store_true", help="prove both bounds with arb (python-flint)")
+    p.add_argument("--search", action="store_true",
+                   help="data-matrix class (finite, kaczmarz; coordinate with a general H; class key n = rows): "
+                        "local search with restarts, a certified LOWER bound only")
+    p.add_argument("--restarts", type=int, default=4, help="restarts of the --search (default 4)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
 
 def run(args) -> int:
     from ..numerics.worst_case import minimax_tune, parse_class, worst_case
     method = get_method(args.method)
-    cls = parse_class(args.cls, args.model)
     batch = parse_batch(args.batch)
+    if args.search or args.model in ("finite", "kaczmarz"):
+        return _run_search(args, method, batch)
+    cls = parse_class(args.cls, args.model)
     if args.tune:
         if args.lr is not None or args.momentum is not None:
             raise InputError("tune", "--tune searches lr and momentum itself: do not give --lr/--momentum")
@@ -66,4 +72,31 @@ def run(args) -> int:
         print(f"note: {t['note']}")
     for n in j["notes"]:
         print(f"note: {n}")
+    return 0
+
+
+def _run_search(args, method, batch) -> int:
+    from ..numerics.worst_case import parse_data_class, search_data_class
+    if args.tune:
+        raise InputError("tune", "minimax tuning needs a decoupled class (gaussian, coordinate with diagonal H)")
+    if args.lr is None:
+        raise InputError("lr", "required")
+    if args.restarts < 1:
+        raise InputError("restarts", f"must be >= 1, got {args.restarts}")
+    cls = parse_data_class(args.cls, args.model)
+    lr = parse_positive(args.lr, "lr")
+    momentum = parse_momentum(args.momentum or "0", "momentum")
+    res = search_data_class(method, cls, batch, lr, momentum, restarts=args.restarts)
+    j = res.to_json()
+    if args.json:
+        print(json.dumps(j))
+        return 0
+    print(f"data-matrix class: {cls.model}, eigenvalues of H in [{cls.mu:g}, {cls.L:g}] (both attained), d = {cls.d}"
+          + (f", n = {cls.n}" if cls.n else ""))
+    print(f"best instance found (local search, {res.restarts} restarts, {res.evaluations} rate evaluations): "
+          f"rho = {j['rate']['rho']} ({j['rate']['digits']} digits)")
+    if j["certified"]:
+        print(f"certified LOWER bound on the worst case: rho_worst >= {j['lower']} (arb)")
+    print("note: " + j["note"])
+    print("instance spectrum of H: " + ", ".join(f"{v:.6g}" for v in j["instance"]["spectrum"]) + " (--json for the matrix)")
     return 0

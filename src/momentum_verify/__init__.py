@@ -53,6 +53,8 @@ _EXPORTS = {
     "worst_case": ("numerics.worst_case", "worst_case"),
     "minimax_tune": ("numerics.worst_case", "minimax_tune"),
     "bound_check": ("verify.bound_check", "bound_check"),
+    "DataClass": ("numerics.worst_case", "DataClass"),
+    "search_data_class": ("numerics.worst_case", "search_data_class"),
 }
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
