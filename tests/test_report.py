@@ -1,6 +1,7 @@
 """The report: markdown round trip, figures, JSON output, and the regression test on the committed
 paper_checks.md (a moved verdict fails)."""
 import json
+import math
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,60 @@ def test_full_run_agrees_with_committed_report():
     outcomes = run_all()
     assert {o.id for o in outcomes} == set(committed)
     _compare(outcomes, committed)
+
+
+# --------------------------------------------------------------------------------------------------
+# figures: fitted slopes, reference slopes, coinciding methods
+# --------------------------------------------------------------------------------------------------
+def _legend_texts(monkeypatch, plotter, data, tmp_path):
+    import matplotlib.pyplot as plt
+    seen = []
+    orig = plt.Figure.savefig
+
+    def spy(fig, *a, **k):
+        for ax in fig.axes:
+            leg = ax.get_legend()
+            seen.extend(t.get_text() for t in (leg.get_texts() if leg else []))
+        return orig(fig, *a, **k)
+    monkeypatch.setattr(plt.Figure, "savefig", spy)
+    plotter(data, tmp_path / "f.png")
+    assert (tmp_path / "f.png").stat().st_size > 1000
+    return seen
+
+
+def test_loglog_fit_recovers_a_power_law():
+    from momentum_verify.verify.report import loglog_fit
+    xs = [1, 2, 4, 8, 16, 32]
+    s, a = loglog_fit(xs, [3 * x ** 0.75 for x in xs], 2, 16)
+    assert s == pytest.approx(0.75, rel=1e-12) and a == pytest.approx(math.log(3), rel=1e-12)
+    assert loglog_fit(xs, xs, 100, 200) is None
+
+
+def test_acceleration_figure_shows_fitted_slope(monkeypatch, tmp_path):
+    from momentum_verify.verify.report import plot_acceleration
+    B = [1, 2, 4, 8, 16]
+    data = {"batches": B, "acceleration": {"heavy-ball": [b ** 0.5 for b in B], "nesterov": [1.0] * 5},
+            "slopes": {"heavy-ball": [0.5, 2, 16]}, "slope_window": [2, 16], "title": "t"}
+    texts = _legend_texts(monkeypatch, plot_acceleration, data, tmp_path)
+    assert any("heavy-ball: fitted log-log slope 0.5 (B = 2-16)" in t for t in texts)
+    assert any(t.startswith("nesterov: fitted log-log slope 0 ") for t in texts)     # from the window
+
+
+def test_weak_error_figure_has_reference_slopes(monkeypatch, tmp_path):
+    from momentum_verify.verify.report import plot_lines
+    xs = [0.1, 0.05, 0.02, 0.01]
+    data = {"x": xs, "series": {"a": xs, "b": [x ** 0.5 for x in xs]}, "logx": True, "logy": True,
+            "reference_slopes": [{"slope": 1, "anchor": "a"}, {"slope": 0.5, "anchor": "b"}],
+            "fits": {"b": [0.01, 0.1]}, "fit_variable": "eta", "title": "t"}
+    texts = _legend_texts(monkeypatch, plot_lines, data, tmp_path)
+    assert "reference slope 1" in texts and "reference slope 1/2" in texts
+    assert any("b: fitted log-log slope 0.5 (eta = 0.01-0.1)" in t for t in texts)
+
+
+def test_tune_plot_names_coinciding_methods():
+    from momentum_verify.verify.cmd_tune import coincidence_labels
+    hb = [(1, 10.0), (4, 5.0)]
+    labels = coincidence_labels({"sgd": [(1, 20.0), (4, 9.0)], "heavy-ball": hb,
+                                 "sgdm": [(1, 10.0 * (1 + 1e-9)), (4, 5.0)], "nesterov": [(1, 10.0), (4, 4.0)]})
+    assert labels == {"sgd": "sgd", "heavy-ball": "heavy-ball", "sgdm": "sgdm (coincides with heavy-ball)",
+                      "nesterov": "nesterov"}

@@ -140,6 +140,20 @@ def tune_json(curve) -> dict:
     return out
 
 
+PLOT_STYLES = [("o", "-"), ("s", "--"), ("^", "-."), ("D", ":"), ("v", "-"), ("x", "--")]
+
+
+def coincidence_labels(curves: dict, rel: float = 1e-6) -> dict:
+    """Legend labels; a method whose tuned K equals an earlier method's at every plotted batch (relative
+    ``rel``; sgdm and heavy ball are one family of processes, so their tuned curves coincide) says so."""
+    out = {}
+    for m, pts in curves.items():
+        same = [o for o in out if curves[o] and len(curves[o]) == len(pts) and all(
+            b1 == b2 and abs(k1 - k2) <= rel * abs(k2) for (b1, k1), (b2, k2) in zip(pts, curves[o]))]
+        out[m] = f"{m} (coincides with {same[0]})" if same and pts else m
+    return out
+
+
 def plot(curve, path: str):
     """K and B K against B (finite batches), log-log; saturation batches marked; K at B = inf dashed."""
     import matplotlib
@@ -148,12 +162,18 @@ def plot(curve, path: str):
     import numpy as np
 
     fig, (a1, a2) = plt.subplots(1, 2, figsize=(11, 4.2))
-    for m, rows in curve.results.items():
-        pts = [(r.batch, r.K) for r in rows if math.isfinite(r.batch) and r.rho < 1]
+    curves = {m: [(r.batch, r.K) for r in rows if math.isfinite(r.batch) and r.rho < 1]
+              for m, rows in curve.results.items()}
+    labels = coincidence_labels(curves)
+    for i, (m, rows) in enumerate(curve.results.items()):
+        pts = curves[m]
         if pts:
             B, K = np.array(pts).T
-            line, = a1.loglog(B, K, "o-", label=m)
-            a2.loglog(B, B * K, "o-", color=line.get_color(), label=m)
+            marker, ls = PLOT_STYLES[i % len(PLOT_STYLES)]
+            ms = 9 - 2 * (i % 3)                      # later methods smaller, so coinciding ones stay visible
+            style = dict(marker=marker, ls=ls, ms=ms, mfc="none" if i % 2 == 0 else None, label=labels[m])
+            line, = a1.loglog(B, K, **style)
+            a2.loglog(B, B * K, color=line.get_color(), **style)
             sat = curve.saturation_batch[m]
             if sat is not None:
                 for ax, y in ((a1, np.interp(np.log(sat), np.log(B), np.log(K))),

@@ -7,6 +7,7 @@ into ``figures/`` beside the report. Nothing time-dependent is written, so a dif
 """
 from __future__ import annotations
 
+import math
 import re
 import textwrap
 from pathlib import Path
@@ -67,14 +68,69 @@ def plot_iterations(data: dict, path: Path):
     _finish(plt, fig, ax, data, path)
 
 
+def loglog_fit(xs, ys, lo, hi):
+    """(slope, intercept) of the least-squares line ln y = intercept + slope ln x over lo <= x <= hi
+    (finite, positive points); None with fewer than 2 points."""
+    import numpy as np
+    pts = [(x, y) for x, y in zip(xs, ys) if x is not None and y is not None and math.isfinite(x)
+           and math.isfinite(y) and x > 0 and y > 0 and lo <= x <= hi]
+    if len(pts) < 2:
+        return None
+    lx, ly = np.log(np.array(pts, dtype=float)).T
+    slope, intercept = np.polyfit(lx, ly, 1)
+    return float(slope), float(intercept)
+
+
+def _draw_fit(ax, xs, ys, lo, hi, color, name: str, slope=None, xname: str = "B"):
+    """The fitted log-log line over [lo, hi], its slope in the legend (``slope`` given: that value, with
+    the least-squares intercept for it)."""
+    import numpy as np
+    fit = loglog_fit(xs, ys, lo, hi)
+    if fit is None:
+        return
+    s, a = fit
+    if slope is not None and slope != s:                 # the claim's own slope: refit the intercept only
+        lx = np.log([x for x, y in zip(xs, ys) if x and y and math.isfinite(x) and lo <= x <= hi and y > 0])
+        ly = np.log([y for x, y in zip(xs, ys) if x and y and math.isfinite(x) and lo <= x <= hi and y > 0])
+        s, a = float(slope), float(np.mean(ly - slope * lx))
+    x = np.geomspace(lo, hi, 20)
+    ax.plot(x, np.exp(a) * x ** s, color=color, ls="-", lw=6, alpha=0.3, solid_capstyle="butt",
+            label=f"{name}: fitted log-log slope {s:.3g} ({xname} = {lo:g}-{hi:g})")
+
+
+def _draw_reference_slopes(ax, xs, series: dict, refs):
+    """Reference lines C x^p for each ``{"slope": p, "anchor": label}``, through the anchor series' point
+    at the smallest x, shifted down by 2 so that the data stay visible."""
+    import numpy as np
+    for i, ref in enumerate(refs or []):
+        ys = series.get(ref.get("anchor")) or next(iter(series.values()))
+        pts = sorted((x, y) for x, y in zip(xs, ys) if x and y and math.isfinite(x) and y > 0)
+        if not pts:
+            continue
+        x0, y0 = pts[0]
+        x = np.geomspace(pts[0][0], pts[-1][0], 20)
+        p = ref["slope"]
+        text = {0.5: "1/2"}.get(p, f"{p:g}")
+        ax.plot(x, 0.5 * y0 * (x / x0) ** p, color="0.35", ls=(":", "-.", "--")[i % 3], lw=1.2,
+                label=f"reference slope {text}")
+
+
 def plot_acceleration(data: dict, path: Path):
-    """Acceleration K_sgd/K_method against B (log-log) with the predicted scales and sqrt(kappa)."""
+    """Acceleration K_sgd/K_method against B (log-log) with the predicted scales and sqrt(kappa); the
+    fitted log-log slope of each method over its window (``slopes``: {method: [slope, B0, B1]}, else the
+    least-squares slope over ``slope_window``) as a dashed line with its value in the legend."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     B = data["batches"]
+    slopes = data.get("slopes") or {}
     for m, acc in data["acceleration"].items():
         color, marker = METHOD_STYLE.get(m, ("k", "x"))
         ax.loglog(B, acc, marker=marker, color=color, ms=4, label=f"K_sgd / K_{m}")
+        if m in slopes and slopes[m] and slopes[m][0] is not None:
+            s, lo, hi = slopes[m]
+            _draw_fit(ax, B, acc, lo, hi, color, m, slope=s)
+        elif data.get("slope_window") and m != "sgd":
+            _draw_fit(ax, B, acc, *data["slope_window"], color, m)
     if data.get("sqrt_kappa"):
         ax.axhline(data["sqrt_kappa"], color="k", lw=0.8, ls="--", label=f"sqrt(kappa) = {data['sqrt_kappa']:.3g}")
     if data.get("slope_window"):
@@ -87,11 +143,17 @@ def plot_acceleration(data: dict, path: Path):
 
 
 def plot_lines(data: dict, path: Path):
-    """Generic: ``{"x": [...], "series": {label: [...]}, "xlabel", "ylabel", "logx", "logy", "title"}``."""
+    """Generic: ``{"x": [...], "series": {label: [...]}, "xlabel", "ylabel", "logx", "logy", "title"}``;
+    optional ``"fits": {label: [x0, x1]}`` (fitted log-log slope over [x0, x1], value in the legend) and
+    ``"reference_slopes": [{"slope": p, "anchor": label}, ...]`` (reference lines C x^p)."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     for label, ys in data["series"].items():
-        ax.plot(data["x"], ys, marker="o", ms=3, label=label)
+        line, = ax.plot(data["x"], ys, marker="o", ms=3, label=label)
+        if label in (data.get("fits") or {}):
+            _draw_fit(ax, data["x"], ys, *data["fits"][label], line.get_color(), label,
+                      xname=data.get("fit_variable", "x"))
+    _draw_reference_slopes(ax, data["x"], data["series"], data.get("reference_slopes"))
     ax.set_xscale("log" if data.get("logx") else "linear")
     ax.set_yscale("log" if data.get("logy") else "linear")
     ax.set_xlabel(data.get("xlabel", ""))

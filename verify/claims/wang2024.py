@@ -144,8 +144,10 @@ def _bound(**_):
                    f"gaussian spectrum {SPECTRUM}, x_0 = ones/sqrt(3), zero momentum, sigma^2 = 1/eta, Sigma = I (and H), "
                    f"T = {HORIZON}, eta in {LRS}; C fitted at the largest eta, then checked as an inequality at every eta",
                    f"max errors to >= {dmin} significant digits (two float64 routes)",
-                   plots=[_lines_plot("wang2024_weak_error", "SGDM vs SGD weak error (Theorem 3.5)",
-                                      {k: sw[k] for k in ("beta=0.5", "alpha=0.5", "alpha=1")})])
+                   plots=[{**_lines_plot("wang2024_weak_error", "SGDM vs SGD weak error (Theorem 3.5)",
+                                         {k: sw[k] for k in ("beta=0.5", "alpha=0.5", "alpha=1")}),
+                           "reference_slopes": [{"slope": 1, "anchor": "beta=0.5"},
+                                                {"slope": 0.5, "anchor": "alpha=0.5"}]}])
 
 
 def _order(**_):
@@ -204,7 +206,10 @@ def _large_batch(**_):
                            "title": "tuned SGDM vs tuned SGD (kappa = 100)", "x": [b if math.isfinite(b) else 4096
                                                                                     for b in curve.batches],
                            "xlabel": "batch B (inf drawn at 4096)", "ylabel": "K_sgd / K_sgdm", "logx": True,
-                           "logy": True, "series": {"acceleration": list(acc)}}])
+                           "logy": True, "series": {"acceleration": list(acc)},
+                           "fits": {"acceleration": [curve.slope_batches["heavy-ball"][0],
+                                                     curve.slope_batches["heavy-ball"][-1]]}
+                           if len(curve.slope_batches["heavy-ball"]) >= 2 else {}, "fit_variable": "B"}])
 
 
 # --------------------------------------------------------------------------------------------------
