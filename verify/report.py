@@ -118,7 +118,7 @@ def _draw_reference_slopes(ax, xs, series: dict, refs):
 def plot_acceleration(data: dict, path: Path):
     """Acceleration K_sgd/K_method against B (log-log) with the predicted scales and sqrt(kappa); the
     fitted log-log slope of each method over its window (``slopes``: {method: [slope, B0, B1]}, else the
-    least-squares slope over ``slope_window``) as a dashed line with its value in the legend."""
+    least-squares slope over ``slope_window``) as a wide translucent line with its value in the legend."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.4, 4.4))
     B = data["batches"]
