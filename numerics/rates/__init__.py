@@ -53,6 +53,7 @@ MAX_DIGITS = 1000         # the largest digits request
 MAX_DPS = 4000            # the largest mpmath working precision (decimal digits)
 DENSE_MAX = 210           # vech size of T up to which the dense route is the default (s d <= 20 for s = 2)
 MP_DENSE_MAX_M = 12       # mpmath on the dense route: s d at most this (vech size s d (s d + 1)/2 <= 78)
+GRID_DIGITS_MIN = 8       # rho_grid points with fewer trustworthy digits go through spectral_radius
 MP_DENSE_AUTO_M = 8       # ... and at most this for the automatic escalation of an ill-conditioned double
 
 
@@ -215,8 +216,10 @@ def _multiprecision(method, model, batch, lr, momentum, route, digits) -> RateRe
 def rho_grid(method, model: SamplingModel, batch, lrs, momenta) -> np.ndarray:
     """Double-precision rho over broadcast arrays of step sizes and momenta (shape of the broadcast).
 
-    Decoupled models use the vectorised secular solver; batch = inf the closed-form deterministic rate;
-    other models loop over :func:`spectral_radius`. Diverging points get rho > 1.
+    Decoupled models use the vectorised secular solver; points where its running error bound allows
+    fewer than ``GRID_DIGITS_MIN`` digits (near beta = 1) are recomputed by :func:`spectral_radius`
+    (which escalates to arb there); batch = inf the closed-form deterministic rate; other models loop
+    over :func:`spectral_radius`. Diverging points get rho > 1.
 
     >>> from momentum_verify.theory.sampling import Gaussian
     >>> rho_grid("sgd", Gaussian([1.0, 1.0]), 2, [0.4, 0.8], 0.0).round(12)
@@ -238,4 +241,9 @@ def rho_grid(method, model: SamplingModel, batch, lrs, momenta) -> np.ndarray:
         out = [1.0 if ei == 0 else math.inf if bi >= 1 else float(spectral_radius(method, model, batch, ei, bi).rho)
                for ei, bi in zip(e, b)]
         return np.array(out).reshape(shape)
-    return secular_grid(method, model, fB, e, b).reshape(shape)
+    out, rel = secular_grid(method, model, fB, e, b)
+    # ill-conditioned points (near beta = 1 the expanded coefficients cancel): the front door's answer
+    for k in np.flatnonzero(~(rel <= 10.0 ** -GRID_DIGITS_MIN)):
+        if e[k] > 0 and b[k] < 1:
+            out[k] = float(spectral_radius(method, model, batch, e[k], b[k]).rho)
+    return out.reshape(shape)

@@ -247,15 +247,26 @@ def grid_inputs(lrs, momenta):
     return e.shape, e.ravel(), b.ravel()
 
 
-def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """rho at the points (e[k], b[k]) of a decoupled model, in chunks of about 2^16 (point, eigenvalue)
-    pairs."""
+def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray):
+    """(rho, relative error bound) at the points (e[k], b[k]) of a decoupled model, in chunks of about
+    2^16 (point, eigenvalue) pairs. The bound is the running error bound of
+    :meth:`SecularArrays.rel_error` (with the rounding of the expanded coefficients, which cancel near
+    beta = 1) where a root of F = 1 was found; inf where rho = rho(D) (the bracket does not resolve it), 0 for
+    models without coupling."""
+    from ..operators import secular_magnitude_kernel
     lam = model.spectrum_array()
     tau = float(np.sum(lam))
-    out = np.empty(e.size)
+    out, rel = np.empty(e.size), np.zeros(e.size)
     chunk = max(1, (1 << 16) // lam.size)
+    mk = secular_magnitude_kernel(method, model.decoupled)
     for s in range(0, e.size, chunk):
         sl = slice(s, s + chunk)
         arr = SecularArrays(method, model.decoupled, lam, e[sl], b[sl], np.full(e[sl].size, fB), tau)
-        out[sl] = solve_grid(arr)[0]
-    return out
+        rho, _, _, found = solve_grid(arr)
+        out[sl] = rho
+        mags = mk(lam[None, :], e[sl][:, None], b[sl][:, None], fB, tau)
+        with np.errstate(all="ignore"):
+            r = arr.rel_error(rho, mags)
+        # no root above rho(D): rho = rho(D), which the bracket does not resolve (unless u = v = 0)
+        rel[sl] = np.where(found, np.where(np.isfinite(r), r, np.inf), 0.0 if arr.trivial else np.inf)
+    return out, rel
