@@ -152,3 +152,30 @@ def test_tune_plot_names_coinciding_methods():
                                  "sgdm": [(1, 10.0 * (1 + 1e-9)), (4, 5.0)], "nesterov": [(1, 10.0), (4, 4.0)]})
     assert labels == {"sgd": "sgd", "heavy-ball": "heavy-ball", "sgdm": "sgdm (coincides with heavy-ball)",
                       "nesterov": "nesterov"}
+
+
+# --------------------------------------------------------------------------------------------------
+# reproducibility: the same claim run twice writes the same text
+# --------------------------------------------------------------------------------------------------
+def _report_text(tmp_path, name, claim, env_extra):
+    import os
+    import subprocess
+    import sys
+    env = {**os.environ, **env_extra}
+    path = tmp_path / f"{name}.md"
+    subprocess.run([sys.executable, "-m", "momentum_verify.verify", "check", "--only", claim, "--report", str(path)],
+                   env=env, check=False, capture_output=True, timeout=600)
+    return path.read_text()
+
+
+@pytest.mark.parametrize("claim", ["classical.sgd-deterministic-rate",
+                                   pytest.param("classical.coordinate-descent", marks=pytest.mark.slow),
+                                   pytest.param("classical.kaczmarz-strohmer-vershynin", marks=pytest.mark.slow)])
+def test_two_runs_write_identical_text(tmp_path, claim):
+    """Fresh processes with different hash seeds, BLAS thread counts and environment sizes (which move
+    memory alignment) give byte-identical reports, certified interval ends included."""
+    a = _report_text(tmp_path, "a", claim, {"PYTHONHASHSEED": "1"})
+    b = _report_text(tmp_path, "b", claim, {"PYTHONHASHSEED": "4242", "OPENBLAS_NUM_THREADS": "1",
+                                            "MV_PADDING": "x" * 3001})
+    assert "certified [" in a
+    assert a == b
