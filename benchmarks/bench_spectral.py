@@ -6,10 +6,13 @@
 Cases (targets of issue 3 on a 2-core machine):
   1. secular vs the dense Kronecker operator ((2d)^2 x (2d)^2, float64 eigvals) at d = 20   (>= 1000x)
   2. gaussian d = 10,000, double precision                                                  (< 50 ms)
-  3. 50 digits at d = 1,000 (mpmath, two working precisions)                                (< 2 s)
+  3. 50 digits at d = 1,000 (arb tier: one solve, the digits proven; mpmath as fallback)      (< 2 s)
   4. certified interval at d = 1,000 (arb)                                                  (< 5 s)
   5. finite sum d = 200, n = 2,000, matrix-free                                             (< 10 s)
-  6. rho_grid: 100 x 100 (lr, momentum) grid at d = 1,000 (used by the tuner)
+  6. rho_grid: 100 x 100 (lr, momentum) grid at d = 1,000 (used by the tuner)                (< 0.3 s)
+  7. hostile point (issue 16 item 5): sgdm, B = 1e5, lr = 1e-5, 1 - beta = 1e-6, spectrum linspace(1e-3, 1,
+     5,000): default and 30 digits (arb tier, < 10 s each) against the mpmath solver (the previous
+     tier) in the same process at 45 digits, which also confirms the 30 digits
 """
 from __future__ import annotations
 
@@ -93,7 +96,7 @@ def main(argv=None):
     lr = B * (1 - mom) / (2 * float(np.sum(g.spectrum_array())))
     t_dbl, _ = best_of(lambda: spectral_radius(method, g, B, lr, mom), 5)
     t3, r3 = best_of(lambda: spectral_radius(method, g, B, lr, mom, digits=50), 1)
-    line(f"3. 50 digits (mpmath), gaussian d = {d}", t3, 2.0, f"  ratio to double {t3 / t_dbl:,.0f}x; rho = "
+    line(f"3. 50 digits (arb tier), gaussian d = {d}", t3, 2.0, f"  ratio to double {t3 / t_dbl:,.0f}x; rho = "
          f"{r3.to_json()['rho'][:20]}...")
 
     # 4. certified at d = 1000
@@ -122,6 +125,39 @@ def main(argv=None):
     t_pt, _ = best_of(lambda: spectral_radius(method, g, B, 0.5, 0.5), 5)
     line(f"6. rho_grid {k} x {k}, gaussian d = {d}", t6, None,
          f"  = {t6 / (k * k) * 1e3:.3f} ms per point (vs {t_pt * 1e3:.2f} ms for one spectral_radius call)")
+    from momentum_verify.numerics import rates
+    from momentum_verify.numerics.operators import batch_factor_value
+    _, rel = rates.secular_grid(rates.as_method(method), g, batch_factor_value(g, B), E.ravel(), M.ravel())
+    esc = int(np.sum(~(rel <= 10.0 ** -rates.GRID_DIGITS_MIN)))
+    print(f"   {esc} of {k * k} grid points recomputed through spectral_radius (error bound above 1e-8)")
+
+    # 7. hostile point
+    import mpmath as mp
+    from momentum_verify.numerics.rates import format_digits
+    from momentum_verify.numerics.rates.secular import secular_double, secular_mp, top_blocks
+    from momentum_verify.numerics.operators import as_method
+    d = 500 if q else 5000
+    g = Gaussian(np.linspace(1e-3, 1.0, d))
+    hm = ("sgdm", g, 100000, 1e-5, 1 - 1e-6)
+    t7a, r7a = best_of(lambda: spectral_radius(*hm), 1)
+    t7b, r7b = best_of(lambda: spectral_radius(*hm, digits=30), 1)
+    dbl = secular_double(as_method("sgdm"), *hm[1:])
+    top = top_blocks(as_method("sgdm"), *hm[1:])
+
+    def mp_solver():
+        with mp.workdps(45):
+            return +secular_mp(as_method("sgdm"), *hm[1:], float(dbl.rho), top)
+    t7c, ref = best_of(mp_solver, 1)
+    with mp.workdps(50):
+        err = abs(mp.mpf(r7b.rho) - ref) / ref
+    same = format_digits(r7b.rho, 30) == format_digits(ref, 30)
+    line(f"7. hostile point d = {d}, default ({r7a.digits} digits, {r7a.precision})", t7a, 10.0,
+         f"  (double alone states {dbl.digits} digits)")
+    line(f"   same, --digits 30 ({r7b.precision})", t7b, 10.0,
+         f"  rho = {format_digits(r7b.rho, 30)}")
+    line("   baseline: mpmath solver at 45 digits (one precision)", t7c, None,
+         f"  ratio {t7c / t7b:,.1f}x to the 30-digit arb tier; relative difference {mp.nstr(err, 3)}; "
+         f"30 digits {'identical' if same else 'DIFFER'}")
     print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
