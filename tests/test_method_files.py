@@ -212,9 +212,30 @@ def test_qhm_nu_endpoints_give_the_same_numbers():
 # --------------------------------------------------------------------------------------------------
 # an s = 3 method (AggMo with two velocities) through every route
 # --------------------------------------------------------------------------------------------------
-def test_aggmo_every_route_agrees():
+def test_aggmo_dense_routes_agree():
+    """s = 3 (fast part): dense double vs dense mpmath vs the vech matrix of the numeric operator vs the
+    certified interval, on a decoupled and on a non-decoupled model."""
     m = ex("aggmo").with_defaults()
     assert m.s == 3
+    g = Gaussian([1, 2, 4])
+    ref = spectral_radius(m, g, 4, 0.1, 0, route="dense", digits=20)
+    dbl = spectral_radius(m, g, 4, 0.1, 0, route="dense")
+    assert abs(float(dbl.rho) - float(ref.rho)) <= 10.0 ** (1 - dbl.digits) * float(ref.rho)
+    T = SecondMomentOperator(m, g, 4, 0.1, 0).vech_matrix()
+    assert max(abs(np.linalg.eigvals(T))) == pytest.approx(float(ref.rho), rel=1e-10)
+    f = FiniteSum(np.random.default_rng(0).standard_normal((6, 3)))
+    rd = spectral_radius(m, f, 2, 0.05, 0, route="dense", digits=20)
+    rc = spectral_radius(m, f, 2, 0.05, 0, certify=True)
+    with mp.workdps(40):
+        assert rc.interval[0] <= mp.mpf(rd.rho) <= rc.interval[1]
+    assert abs(float(rc.rho) - float(rd.rho)) <= 10.0 ** (1 - rc.digits) * float(rd.rho)
+
+
+@pytest.mark.slow
+def test_aggmo_every_route_agrees():
+    """s = 3 through the secular (double, 30 digits, certified) and matrix-free routes too. Slow: SymPy
+    builds the s = 3 secular kernels (a 6 x 6 adjugate, 20-140 s on the shared machine)."""
+    m = ex("aggmo").with_defaults()
     g = Gaussian([1, 2, 4])
     ref = spectral_radius(m, g, 4, 0.1, 0, route="secular", digits=30, certify=True)
     dense = spectral_radius(m, g, 4, 0.1, 0, route="dense", digits=20)
@@ -224,17 +245,10 @@ def test_aggmo_every_route_agrees():
     for route in ("secular", "dense", "matrix-free"):
         r = spectral_radius(m, g, 4, 0.1, 0, route=route)
         assert abs(float(r.rho) - float(ref.rho)) <= 10.0 ** (1 - r.digits) * float(ref.rho), route
-    # vech operator of the numeric full operator (dense eigenvalues) as one more route
-    T = SecondMomentOperator(m, g, 4, 0.1, 0).vech_matrix()
-    assert max(abs(np.linalg.eigvals(T))) == pytest.approx(float(ref.rho), rel=1e-10)
-    # a non-decoupled model: dense (mpmath) vs matrix-free (double) vs certified
     f = FiniteSum(np.random.default_rng(0).standard_normal((6, 3)))
     rd = spectral_radius(m, f, 2, 0.05, 0, route="dense", digits=20)
     rm = spectral_radius(m, f, 2, 0.05, 0, route="matrix-free")
-    rc = spectral_radius(m, f, 2, 0.05, 0, certify=True)
     assert abs(float(rm.rho) - float(rd.rho)) <= 10.0 ** (1 - rm.digits) * float(rd.rho)
-    with mp.workdps(40):
-        assert rc.interval[0] <= mp.mpf(rd.rho) <= rc.interval[1]
 
 
 def test_aggmo_monte_carlo_matches_exact():

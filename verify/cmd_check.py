@@ -25,6 +25,9 @@ def add_parser(p):
     p.add_argument("--momentum-rule", metavar="FORMULA",
                    help="your momentum choice beta(eta, B, kappa, kappa_bar, mu, L) for the "
                         "near-optimality claim, e.g. '(1 - sqrt(eta*mu))^2' or '1 - 2/sqrt(kappa)'")
+    p.add_argument("--claims", metavar="FILE.toml", action="append",
+                   help="run the claims of this file instead of the built-in ones (repeatable; "
+                        "see verify/claim_file.py for the format)")
     p.add_argument("--json", action="store_true", help='print {"claims": [...]} to stdout')
 
 
@@ -34,6 +37,8 @@ def _command_line(args) -> str:
         parts.append("--quick")
     if args.only:
         parts.append(f"--only '{args.only}'")
+    for path in getattr(args, "claims", None) or []:
+        parts.append(f"--claims {path}")
     if args.momentum_rule:
         parts.append(f"--momentum-rule '{args.momentum_rule}'")
     return " ".join(parts)
@@ -48,6 +53,10 @@ def run(args) -> int:
 
     if args.momentum_rule is not None:
         parse_momentum_rule(args.momentum_rule)          # bad input: one line, exit 2, before any work
+    file_claims = None
+    if getattr(args, "claims", None):
+        from .claim_file import load_claim_files
+        file_claims = load_claim_files(args.claims)     # bad files: one line, exit 2, before any work
     err = Console(stderr=True)
     colors = {"holds": "green", "fails": "red", "inconclusive": "yellow"}
 
@@ -60,12 +69,13 @@ def run(args) -> int:
 
     with err.status("running claims", spinner="dots") if err.is_terminal else nullcontext():
         outcomes = run_all(quick=args.quick, only=args.only, options={"momentum_rule": args.momentum_rule},
+                           claims=file_claims,
                            on_start=on_start, on_done=on_done)
     if not outcomes:
         err.print("no claim matches")
         return 1
 
-    partial = args.quick or bool(args.only)
+    partial = args.quick or bool(args.only) or bool(getattr(args, "claims", None))
     path = args.report or (None if partial else DEFAULT_REPORT)
     if path:
         write_report(outcomes, path, command=_command_line(args), prune=not partial)
