@@ -57,6 +57,10 @@ class Mapped:
 
 
 def _number(v, key, lo=None, hi=None, lo_open=False, hi_open=False):
+    """A setting as an exact number; a float is read as the decimal it prints as (0.1 -> 1/10: the
+    value the user wrote in the optimizer's constructor, not its binary rounding)."""
+    if isinstance(v, float) and v == v and abs(v) != float("inf"):
+        v = repr(v)
     x = exact_value(v, key)
     bad = (lo is not None and (x < lo or (lo_open and x == lo))) or \
           (hi is not None and (x > hi or (hi_open and x == hi)))
