@@ -29,18 +29,20 @@ extensions = [
     "myst_parser",
     "sphinx_gallery.gen_gallery",
     "cli_reference",
+    "plain_docstrings",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "markdown"}
 root_doc = "index"
-exclude_patterns = ["_build", "gallery/README.rst", "gallery/*.py", "Thumbs.db", ".DS_Store"]
+exclude_patterns = ["_build", "gallery/GALLERY_HEADER.rst", "gallery/*.py",
+                    "Thumbs.db", ".DS_Store"]
 
 # MyST: $...$ math, ::: fences; headings get anchors so pages can link to sections.
 myst_enable_extensions = ["dollarmath", "colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 # API reference from the docstrings (NumPy style, read by napoleon).
-autosummary_generate = True
+autosummary_generate = ["api/index.rst", "api/generated/modules.rst"]
 autosummary_imported_members = False
 autodoc_default_options = {"members": True, "show-inheritance": False}
 autodoc_member_order = "bysource"
@@ -49,6 +51,28 @@ autodoc_mock_imports = ["cupy"]
 napoleon_google_docstring = False
 napoleon_numpy_docstring = True
 napoleon_use_rtype = False
+
+
+def _write_module_list() -> None:
+    """api/generated/modules.rst: an autosummary of every module of the package (not ``__main__``,
+    which runs the command line when imported), so a new module appears without editing the docs."""
+    import pkgutil
+
+    names = set()
+    for sub in ("theory", "numerics", "verify"):
+        pkg = __import__(f"momentum_verify.{sub}", fromlist=["__path__"])
+        names.add(pkg.__name__)
+        names.update(i.name for i in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + "."))
+    names = sorted(n for n in names if not n.endswith("__main__"))
+    out = HERE / "api" / "generated"
+    out.mkdir(parents=True, exist_ok=True)
+    text = "Modules\n=======\n\n.. autosummary::\n   :toctree: .\n\n" + "".join(f"   {n}\n" for n in names)
+    target = out / "modules.rst"
+    if not target.exists() or target.read_text() != text:
+        target.write_text(text)
+
+
+_write_module_list()
 
 # Gallery: every file in docs/gallery is executed at build time; a failing assertion fails the build.
 sphinx_gallery_conf = {

@@ -48,7 +48,7 @@ def _help_text(action: argparse.Action, parser: argparse.ArgumentParser) -> str:
 def command_nodes(name: str, parser: argparse.ArgumentParser, document) -> list[nodes.Node]:
     section_id = f"cli-{name}"
     section = nodes.section(ids=[section_id], names=[section_id])
-    section += nodes.title(text=f"momentum-verify {name}")
+    section += nodes.title(text=f"Options of momentum-verify {name}")
     usage = parser.format_usage().strip()
     if usage.startswith("usage: "):
         usage = usage[len("usage: "):]
