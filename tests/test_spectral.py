@@ -445,3 +445,16 @@ def test_rho_grid_near_beta_one_matches_spectral_radius():
         r = rho_grid(method, g, B, np.array([lr]), np.array([beta]))[0]
         s = spectral_radius(method, g, B, lr, beta)
         assert r == pytest.approx(float(s.rho), rel=max(10.0 ** -s.digits, 1e-8)), (method, B, lr, beta)
+
+
+def test_pick_route_takes_the_state_size_from_the_method():
+    """The dense route's size is s d: at d = 7 a two-state method fits (vech size 105 <= 210), a
+    three-state one does not (231) and goes matrix-free."""
+    import types
+    from momentum_verify.numerics.rates import DENSE_MAX, pick_route
+    A = np.random.default_rng(2).standard_normal((12, 7))
+    m = FiniteSum(A)
+    assert pick_route(m, 2, method="heavy-ball") == "dense"
+    three = types.SimpleNamespace(s=3)
+    assert (3 * 7) * (3 * 7 + 1) // 2 > DENSE_MAX >= (2 * 7) * (2 * 7 + 1) // 2
+    assert pick_route(m, 2, method=three) == "matrix-free"
