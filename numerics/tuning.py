@@ -7,7 +7,24 @@ For a method, a sampling model and a batch size B the tuned rate is
 with beta = 0 for methods without momentum. Every rho comes from :mod:`numerics.spectral` (``rho_grid``
 on whole grids at once, ``spectral_radius`` for the reported point); this module only searches.
 
-The search is global over the stable region, in x = ln eta and w = ln(1 - beta) <= 0:
+Decoupled models with noise (gaussian; coordinate with a diagonal H) use the structured search:
+
+1. the beta = 0 line: the deterministic stability limit (bisection at B = inf), a logit scan under it,
+   then from each of the best scan minima a safeguarded Newton on d rho / d ln eta = 0 inside the
+   bracket of its neighbours (bisection on the derivative's sign toward a kink);
+2. momentum: a coarse grid on the chart under the deterministic limits (the safety net), theory's
+   B = inf optimum (``theory.formulas.deterministic_tuning``) and the beta = 0 optimum as starts, then
+   a vectorised trust-region Newton from all of them (three radii and pattern moves per iteration);
+   where Newton stalls (kinked valleys) or a start beats every Newton result, the direct search below
+   continues from there.
+
+Gradients come from the implicit function theorem on the secular equation F(z; eta, beta) = 1,
+rho_p = -F_p / F_z, O(d) per point (:mod:`numerics.secular_local`, kernels generated from theory's
+expressions by :mod:`numerics.kernels`); Hessians by forward differences of that gradient. Every
+candidate's rho is a verified secular root (F = 1, z above rho(D)) or comes from ``rates.rho_grid``.
+
+Other models (and ``refine=False``) use the grid and direct search, global over the stable region, in
+x = ln eta and w = ln(1 - beta) <= 0:
 
 1. for each momentum of a grid (1 - beta log-spaced from min(0.1, 1/(4 sqrt(kappa))) to 1, plus
    beta = 0), the deterministic stability limit eta_det(beta) (rho at B = inf reaches 1; the noise only
@@ -176,7 +193,7 @@ def _stability_limit(obj: _Objective, hi, w, batch, steps: int, max_rounds: int 
     return lo
 
 
-def _deterministic_limit(obj: _Objective, w, mu: float, L: float):
+def _deterministic_limit(obj: _Objective, w, mu: float, L: float, steps: int = 40):
     """ln eta_det(beta): the largest stable step of the deterministic method (rho at B = inf < 1)."""
     hi = np.full(np.shape(w), math.log(4.0 / L))
     for _ in range(200):                          # grow until unstable (sgdm's limit ~ 1/(1 - beta))
@@ -184,7 +201,7 @@ def _deterministic_limit(obj: _Objective, w, mu: float, L: float):
         if not ok.any():
             break
         hi = np.where(ok, hi + math.log(4.0), hi)
-    return _stability_limit(obj, hi, w, math.inf, steps=40)
+    return _stability_limit(obj, hi, w, math.inf, steps=steps)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -361,9 +378,335 @@ def _search(obj: _Objective, ws, x_max, grid: TuneGrid, rng, extra=()):
     return x, w, f, dx, float(h[1]), gap
 
 
+# --------------------------------------------------------------------------------------------------
+# the structured search (decoupled models with noise): trust-region Newton on implicit derivatives
+# --------------------------------------------------------------------------------------------------
+def _trust_step(g: np.ndarray, H: np.ndarray, delta: float) -> np.ndarray:
+    """argmin of g.s + s.H.s / 2 over ||s|| <= delta (exact for the 1- and 2-dimensional models here:
+    s = -(H + lambda I)^-1 g with lambda >= max(0, -lambda_min(H)) on the boundary)."""
+    lv, Q = np.linalg.eigh(H)
+    gq = Q.T @ g
+
+    def s_of(t):
+        return -Q @ (gq / (lv + t))
+
+    if lv[0] > 0:
+        s = s_of(0.0)
+        if np.linalg.norm(s) <= delta:
+            return s
+    lo = max(0.0, -lv[0]) * (1 + 1e-12) + 1e-300
+    with np.errstate(all="ignore"):
+        s_lo = s_of(lo)
+    if not np.all(np.isfinite(s_lo)) or np.linalg.norm(s_lo) <= delta:   # the hard case
+        s = np.where(np.isfinite(s_lo), s_lo, 0.0)
+        rest = math.sqrt(max(delta ** 2 - float(s @ s), 0.0))
+        sign = -1.0 if gq[0] > 0 else 1.0
+        return s + rest * sign * Q[:, 0]
+    hi = lo + np.linalg.norm(g) / delta + float(np.max(np.abs(lv)))
+    for _ in range(80):                      # ||s(t)|| decreases in t: bisection for ||s|| = delta
+        mid = 0.5 * (lo + hi)
+        if np.linalg.norm(s_of(mid)) > delta:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo <= 1e-2 * hi:         # the radius only needs to hold roughly
+            break
+    return s_of(hi)
+
+
+_FD = 1e-5        # forward-difference step (log coordinates) of the Hessian from analytic gradients
+
+
+@dataclass
+class _Local:
+    x: float
+    w: float
+    rho: float
+    dx: float = math.nan      # last Newton step (ln eta, ln(1 - beta)): the argmin's precision
+    dw: float = math.nan
+    gap: float = math.nan     # the quadratic model's predicted remaining decrease of rho
+    converged: bool = False
+
+
+_RADII = np.array([1.0, 0.25, 1.0 / 16])   # trust radii tried at once (in units of the current radius)
+
+
+def _newton(ev, starts, two_d: bool, grid: TuneGrid, max_iter: int = 60, explore: int = 4) -> list:
+    """Trust-region Newton on rho(x, w) (w <= 0: beta >= 0) from several starts (x, w, rho) at once.
+
+    Gradient from the implicit derivatives (:class:`numerics.secular_local.LocalSecular`), Hessian by
+    forward differences of that gradient. Each iteration evaluates, for every active start in one
+    vectorised call, the exact trust-region steps at three radii and a pattern move along the last two
+    accepted steps (for curved valleys), and keeps the lowest rho (a verified secular root) if it is
+    lower. A start stops when its Newton step is below ``grid.xtol`` or the quadratic model predicts a
+    decrease below ftol (1 - rho) / 100; after ``explore`` iterations only the best start continues.
+    Returns a :class:`_Local` per start whose gradient exists (the others are dropped).
+    """
+    x0 = np.array([s[0] for s in starts], dtype=float)
+    w0 = np.array([s[1] for s in starts], dtype=float) if two_d else np.zeros(len(starts))
+    z0 = np.array([s[2] for s in starts], dtype=float)
+    z, g, ok = ev.rho_gradient(x0, w0, z0)               # polish onto this evaluator's own root
+    keep = ok & np.isfinite(z)
+    P = np.stack([x0, w0], axis=1)[keep]
+    z, g = z[keep], g[keep]
+    n = len(z)
+    if n == 0:
+        return []
+    delta = np.ones(n)
+    prev = [None] * n                                     # the point before the last accepted step
+    out = [_Local(P[k, 0], P[k, 1], float(z[k])) for k in range(n)]
+    active = np.ones(n, dtype=bool)
+    dim = 2 if two_d else 1
+    for it in range(max_iter):
+        if it == explore and active.sum() > 1:
+            best = int(np.argmin(np.where(active, z, np.inf)))
+            active[:] = False
+            active[best] = True
+        idx = np.flatnonzero(active)
+        if idx.size == 0:
+            break
+        # Hessians by forward differences of the analytic gradient
+        if two_d:
+            fx = np.concatenate([P[idx, 0] + _FD, P[idx, 0]])
+            fw = np.concatenate([P[idx, 1], P[idx, 1] - _FD])
+            fz = np.concatenate([z[idx] + _FD * g[idx, 0], z[idx] - _FD * g[idx, 1]])
+        else:
+            fx, fw, fz = P[idx, 0] + _FD, P[idx, 1], z[idx] + _FD * g[idx, 0]
+        _, gf, okf = ev.rho_gradient(fx, fw, fz, fallback=False)
+        trials, owners, preds, kinds = [], [], [], []
+        for j, k in enumerate(idx):
+            if two_d:
+                okh = okf[j] and okf[j + idx.size]
+                Hm = np.column_stack([(gf[j] - g[k]) / _FD, (g[k] - gf[j + idx.size]) / _FD])
+                Hm = (Hm + Hm.T) / 2
+            else:
+                okh = okf[j]
+                Hm = np.array([[(gf[j, 0] - g[k, 0]) / _FD]])
+            if not okh or not np.all(np.isfinite(Hm)):
+                active[k] = False
+                continue
+            free = [0, 1] if two_d else [0]
+            if two_d and P[k, 1] >= -1e-300 and g[k, 1] < 0:     # beta = 0 optimal along w: a bound
+                free = [0]
+            newton_norm = None
+            for r in _RADII:
+                S = np.zeros(2)
+                S[free] = _trust_step(g[k, free], Hm[np.ix_(free, free)], r * delta[k])
+                if two_d and P[k, 1] + S[1] > 0:
+                    S[1] = -P[k, 1]
+                pred = -(float(g[k, :dim] @ S[:dim]) + 0.5 * float(S[:dim] @ Hm @ S[:dim]))
+                if newton_norm is None:
+                    newton_norm, top_pred = float(np.linalg.norm(S)), pred
+                    out[k].dx, out[k].dw, out[k].gap = abs(S[0]), abs(S[1]), max(pred, 0.0)
+                trials.append(P[k] + S)
+                owners.append(k)
+                preds.append(pred)
+                kinds.append(r)
+            if newton_norm <= grid.xtol or top_pred <= 1e-2 * grid.ftol * max(1.0 - z[k], 0.0):
+                out[k].converged = True
+                active[k] = False
+                del trials[-len(_RADII):], owners[-len(_RADII):], preds[-len(_RADII):], kinds[-len(_RADII):]
+                continue
+            if prev[k] is not None:                       # pattern moves along the last step
+                for f in _EXTRAPOLATE[:3]:
+                    T = P[k] + f * (P[k] - prev[k])
+                    T[1] = min(T[1], 0.0)
+                    trials.append(T)
+                    owners.append(k)
+                    preds.append(math.nan)
+                    kinds.append(0.0)
+        if not trials:
+            break
+        T = np.array(trials)
+        owners = np.array(owners)
+        zt, gt, okt = ev.rho_gradient(T[:, 0], T[:, 1], z[owners] - np.nan_to_num(np.array(preds)), fallback=False)
+        zt = np.where(okt, zt, np.inf)
+        for k in np.unique(owners):
+            sel = np.flatnonzero(owners == k)
+            b = sel[int(np.argmin(zt[sel]))]
+            if zt[b] < z[k]:
+                prev[k] = P[k].copy()
+                P[k], z[k], g[k] = T[b], zt[b], gt[b]
+                out[k].x, out[k].w, out[k].rho = float(P[k, 0]), float(P[k, 1]), float(z[k])
+                r = kinds[b]
+                step = float(np.linalg.norm(T[b] - prev[k]))
+                if r == 1.0:
+                    delta[k] = min(4 * delta[k], 8.0)
+                elif r > 0:
+                    delta[k] = max(r * delta[k], 2 * step)
+                else:
+                    delta[k] = max(delta[k], step)
+            else:
+                delta[k] *= _RADII[-1] / 4
+                if delta[k] <= grid.xtol:
+                    out[k].converged = True
+                    active[k] = False
+    return out
+
+
+def _line_newton(ev, xs, vals, k: int, grid: TuneGrid, max_iter: int = 60) -> _Local | None:
+    """Minimise rho along beta = 0 from scan point k, inside the bracket of its scan neighbours.
+
+    Safeguarded Newton on d rho / d ln eta = 0 from the best point so far (the derivative from the
+    implicit function theorem, the second derivative by a forward difference of it); where the model is
+    not convex or the step leaves the bracket, half the way to the bracket end on the descent side. The
+    bracket shrinks by the sign of the derivative at the best point and by every worse point (rho is
+    unimodal inside it), so a kink is bracketed too. None where no gradient exists at the start.
+    """
+    lo = float(xs[k - 1]) if k > 0 else float(xs[k]) - 4.0
+    hi = float(xs[k + 1]) if k + 1 < len(xs) else float(xs[k]) + 1.0
+    xb = float(xs[k])
+    z, g, ok = ev.rho_gradient([xb, xb + _FD], [0.0, 0.0], [vals[k], vals[k]])
+    if not ok.all():
+        return None
+    zb, gb, hb = float(z[0]), float(g[0, 0]), float((g[1, 0] - g[0, 0]) / _FD)
+    out = _Local(xb, 0.0, zb)
+    g_prev, was_newton = math.inf, False
+    for _ in range(max_iter):
+        if gb < 0:
+            lo = max(lo, xb)
+        elif gb > 0:
+            hi = min(hi, xb)
+        # a Newton step that did not halve the derivative: a kink ahead (the curvature grows without
+        # bound toward it); bisect instead
+        kink = was_newton and abs(gb) > 0.5 * abs(g_prev)
+        xn = xb - gb / hb if hb > 0 and not kink else math.nan
+        newton = lo < xn < hi
+        if not newton:
+            xn = xb + 0.5 * ((hi if gb < 0 else lo) - xb)
+        out.dx = abs(xn - xb)
+        out.gap = 0.5 * gb * gb / hb if newton else abs(gb * (xn - xb))
+        # the model's predicted decrease counts only for a Newton step inside the bracket (at a kink the
+        # local curvature says nothing about the way to the bracket end)
+        settled = newton and was_newton and abs(gb) <= 0.5 * abs(g_prev)      # Newton converging
+        if hi - lo <= grid.xtol or settled and (out.dx <= grid.xtol or out.gap <= 1e-2 * grid.ftol * (1 - zb)):
+            out.converged = True
+            break
+        zn, gn, okn = ev.rho_gradient([xn, xn + _FD], [0.0, 0.0], zb + gb * (xn - xb))
+        if okn.all() and zn[0] < zb:
+            if xn > xb:
+                lo = xb
+            else:
+                hi = xb
+            g_prev, was_newton = gb, newton
+            xb, zb, gb, hb = xn, float(zn[0]), float(gn[0, 0]), float((gn[1, 0] - gn[0, 0]) / _FD)
+            out.x, out.rho = xb, zb
+        else:
+            was_newton = False
+            if xn > xb:
+                hi = xn
+            else:
+                lo = xn
+    return out
+
+
+def _closed_form_start(m, mu: float, L: float):
+    """(ln eta, ln(1 - beta)) of theory's B = inf optimum of a registered method (None if underived)."""
+    try:
+        from ..theory import symbols
+        from ..theory.formulas import deterministic_tuning
+        t = deterministic_tuning(m.name)
+        vals = {symbols.mu: mu, symbols.L: L, symbols.kappa: L / mu}
+        e, b = float(t.eta.subs(vals)), float(t.beta.subs(vals))
+    except Exception:        # a method theory has no closed form for (or not registered): no start
+        return None
+    if not (e > 0 and 0 <= b < 1 and math.isfinite(e)):
+        return None
+    return math.log(e), math.log1p(-b)
+
+
+def _structured_ok(m, model, batch) -> bool:
+    """The structured search applies: a decoupled model with noise and a nonzero secular term."""
+    if model.decoupled is None or not _has_noise(model, batch):
+        return False
+    try:
+        from .kernels import secular_tuning_kernel
+        k = secular_tuning_kernel(m, model.decoupled)
+        C = k(np.ones((1, 1)), np.ones((1, 1)), np.full((1, 1), 0.5), np.ones((1, 1)), np.ones((1, 1)))
+    except Exception:        # theory gives no secular fraction for this method / noise
+        return False
+    return any(np.any(c != 0) for c in C["num"])
+
+
+_LIMIT_STEPS = 10     # bisection steps for the deterministic limits of the chart (a 1000-fold bracket)
+
+
+def _line_scan(obj, x_det: float, n: int, rng):
+    """(ln eta, rho) on a logit scan of eta / eta_det in [1e-6, 1 - 1e-4] at beta = 0 (ascending)."""
+    lo, hi = math.log(1e-6 / (1 - 1e-6)), math.log((1 - 1e-4) / 1e-4)
+    ys = lo + (hi - lo) * _offsets(n, rng)
+    xs = x_det - np.logaddexp(0.0, -ys)
+    return xs, obj(xs, np.zeros(n))
+
+
+def _line_minima(vals) -> list[int]:
+    """Indices of the finite local minima of a 1-D array, best first."""
+    P = np.concatenate([[np.inf], vals, [np.inf]])
+    mins = np.flatnonzero((vals <= P[:-2]) & (vals <= P[2:]) & np.isfinite(vals))
+    return [int(k) for k in mins[np.argsort(vals[mins], kind="stable")]]
+
+
+def _tune_structured(m, model, batch, grid: TuneGrid, rng):
+    """(x, w, rho, dx, dw, gap, evaluations) of the best point, or None to use the direct search."""
+    from .secular_local import LocalSecular
+
+    mu, L = _extremes(model)
+    obj = _Objective(m, model, batch, m.uses_momentum)
+    ev = LocalSecular(m, model, batch, momentum=m.uses_momentum)
+
+    # the beta = 0 line (all of sgd; a start for momentum methods, so never worse than tuned sgd)
+    x_det0 = float(_deterministic_limit(obj, np.array([0.0]), mu, L, steps=_LIMIT_STEPS)[0])
+    xs, vals = _line_scan(obj, x_det0, 3 * grid.n_eta, rng)
+    mins = [k for k in _line_minima(vals) if vals[k] < 1][:grid.starts]
+    cands = [_line_newton(ev, xs, vals, k, grid) for k in mins]
+    if not cands or any(c is None for c in cands):
+        return None
+    line = min(cands, key=lambda c: c.rho)
+    if not m.uses_momentum:
+        return line, obj.count + ev.evaluations, ev.fallbacks
+    # momentum: a coarse grid on the chart under the deterministic limit (the safety net), theory's
+    # B = inf optimum, the beta = 0 optimum; Newton from each; the best wins
+    omb_min = grid.one_minus_beta_min or min(0.1, 0.25 / math.sqrt(L / mu))
+    nb = max(2, grid.n_beta)
+    ws = np.concatenate([np.sort(math.log(omb_min) * (1 - _offsets(nb - 1, rng))), [0.0]])
+    xd = _deterministic_limit(obj, ws[:-1], mu, L, steps=_LIMIT_STEPS)
+    chart = _Chart(ws, np.concatenate([xd, [x_det0]]))
+    chart.SLACK = 0.0
+    r_lo, r_hi = 1e-5, 1 - 1e-4
+    lo, hi = math.log(r_lo / (1 - r_lo)), math.log(r_hi / (1 - r_hi))
+    ys = lo + (hi - lo) * _offsets(grid.n_eta, rng)
+    Y, W = np.broadcast_arrays(ys[None, :], ws[:, None])
+    X = chart.x(Y, W)
+    V = obj(X, W)
+    starts = [(float(X[ij]), float(W[ij]), float(V[ij])) for ij in _grid_local_minima(V)[:grid.starts]
+              if V[ij] < 1]
+    cf = _closed_form_start(m, mu, L)
+    if cf is not None:
+        r = float(obj(np.array([cf[0]]), np.array([min(cf[1], 0.0)]))[0])
+        if r < 1:
+            starts.append((cf[0], min(cf[1], 0.0), r))
+    starts.append((line.x, 0.0, line.rho))
+    best = min([line] + _newton(ev, starts, True, grid), key=lambda c: c.rho)
+    # the safety net: a start that is already better than every Newton result (no gradient there, e.g.
+    # rho = rho(D) or a root squeezed against a pole) is refined by the direct search
+    x0, w0, r0 = min(starts, key=lambda s: s[2])
+    if not best.converged and best.w < 0:            # Newton stalled (a kinked valley): go on from there
+        x0, w0, r0 = best.x, best.w, best.rho
+    if r0 < best.rho or not best.converged and best.w < 0:
+        (x, w), f, h, gap = _pattern_search(lambda a, b: obj(a, b), [(x0, w0)], [r0], (0.1, 0.1), True,
+                                            grid, float(rng.uniform()))
+        if f < best.rho:
+            best = _Local(float(x), float(w), f, float(h[0]), float(h[1]), gap, True)
+    return best, obj.count + ev.evaluations, ev.fallbacks
+
+
 def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid = DEFAULT_GRID,
          refine: bool = True) -> TuneResult:
     """Optimal constant (eta, beta) of ``method`` at batch size ``batch`` (beta = 0 without momentum).
+
+    Decoupled models with noise use the structured search (scans, theory's B = inf optimum as a start,
+    trust-region Newton on the implicit derivatives of the secular root); the others, and
+    ``refine=False``, the grid and direct search.
 
     Parameters
     ----------
@@ -373,7 +716,7 @@ def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid =
     seed : jitters the grid offsets and the poll directions; the result is deterministic given the
         seed, and independent of it up to the stated tolerances.
     grid : search settings (:class:`TuneGrid`).
-    refine : run the direct search (else return the best coarse-grid point).
+    refine : run the local search (else return the best coarse-grid point).
 
     Returns
     -------
@@ -387,9 +730,30 @@ def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid =
         raise InputError("spectrum" if model.name in ("gaussian", "coordinate") else "matrix",
                          "H is singular: the error in its null space never decays (rho = 1 for every step "
                          "size and momentum), so there is nothing to tune")
+    found = _tune_structured(m, model, batch, grid, rng) if refine and _structured_ok(m, model, batch) else None
+    if found is not None:
+        loc, count, fallbacks = found
+        x, w, dx, dw, gap = loc.x, loc.w, loc.dx, loc.dw, loc.gap
+        notes = [] if loc.converged else ["the local search stopped before its tolerance"]
+    else:
+        x, w, _, dx, dw, gap, count = _tune_search(m, model, batch, grid, refine, rng, mu, L)
+        notes = []
+    lr, beta = math.exp(x), (-math.expm1(w) if m.uses_momentum else 0.0)
+    res = rates.spectral_radius(m, model, batch, lr, beta)
+    rho = float(res.rho)
+    out = TuneResult(m.name, batch, lr, beta, rho, float(res.K), int(res.digits), int(res.K_digits()),
+                     res.route, res.precision, lr_tol=float(math.expm1(dx)),
+                     momentum_tol=float((1 - beta) * math.expm1(dw)) if m.uses_momentum else 0.0,
+                     rho_gap=gap, evaluations=count, notes=notes + list(res.notes))
+    if not rho < 1:
+        out.notes.append("no stable (eta, beta) found: rho >= 1 everywhere searched")
+    return out
+
+
+def _tune_search(m, model, batch, grid: TuneGrid, refine: bool, rng, mu, L):
+    """The grid and direct search (every model): (x, w, rho, dx, dw, gap, evaluations)."""
     obj = _Objective(m, model, batch, m.uses_momentum)
     g = grid if refine else replace(grid, max_levels=0)
-
     # the beta = 0 line: all of sgd, and a start for momentum methods (never worse than tuned sgd)
     w0 = np.array([0.0])
     best = _search(obj, w0, _limits(obj, w0, mu, L, batch, g), g, rng)
@@ -400,16 +764,7 @@ def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid =
         best = _search(obj, ws, _limits(obj, ws, mu, L, batch, g), g, rng,
                        extra=[(best[0], best[1], best[2])])
     x, w, f, dx, dw, gap = best
-    lr, beta = math.exp(x), (-math.expm1(w) if m.uses_momentum else 0.0)
-    res = rates.spectral_radius(m, model, batch, lr, beta)
-    rho = float(res.rho)
-    out = TuneResult(m.name, batch, lr, beta, rho, float(res.K), int(res.digits), int(res.K_digits()),
-                     res.route, res.precision, lr_tol=float(math.expm1(dx)),
-                     momentum_tol=float((1 - beta) * math.expm1(dw)) if m.uses_momentum else 0.0,
-                     rho_gap=gap, evaluations=obj.count, notes=list(res.notes))
-    if not rho < 1:
-        out.notes.append("no stable (eta, beta) found: rho >= 1 everywhere searched")
-    return out
+    return x, w, f, dx, dw, gap, obj.count
 
 
 # --------------------------------------------------------------------------------------------------

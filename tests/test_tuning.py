@@ -241,3 +241,70 @@ def test_cli_without_replacement_batch_exceeds_n(tmp_path, capsys):
 def test_singular_hessian_is_an_input_error(capsys):
     assert main(["tune", "--spectrum", "0,1,2", "--batch", "4"]) == 2
     assert "spectrum" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------------------------------
+# the structured search: kernels from theory, implicit derivatives, and against the direct search
+# --------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("method", ["sgd", "heavy-ball", "nesterov"])
+def test_tuning_kernel_matches_theory(method):
+    """The generated kernel's num/den reproduce theory's secular term phi(z, lambda) exactly (SymPy
+    rationals in, floats out), and its eta/beta columns are phi's partial derivatives."""
+    from momentum_verify.numerics.kernels import secular_tuning_kernel
+    from momentum_verify.numerics.operators import F_B
+    from momentum_verify.theory import symbols as S
+    from momentum_verify.theory.moments import secular_term
+    from momentum_verify.theory.methods import get_method
+    from momentum_verify.theory.sampling import GAUSSIAN_NOISE
+    phi = secular_term(get_method(method), GAUSSIAN_NOISE, F_B)
+    k = secular_tuning_kernel(method, GAUSSIAN_NOISE)
+    pt = {S.lam: sp.Rational(3, 7), S.eta: sp.Rational(2, 5), S.beta: sp.Rational(5, 9), F_B: sp.Rational(1, 8),
+          S.tau: sp.Integer(2), S.z: sp.Rational(9, 10)}
+    C = k(*[np.array([[float(pt[s])]]) for s in (S.lam, S.eta, S.beta, F_B, S.tau)])
+    z = float(pt[S.z])
+
+    def poly(cs, monic):
+        cs = ([1.0] if monic else []) + [float(c[0, 0]) for c in cs]
+        return np.polyval(cs, z)
+    den, num = poly(C["den"], True), poly(C["num"], False)
+    assert num / den == pytest.approx(float(phi.subs(pt)), rel=1e-12)
+    for p, tag in ((S.eta, "eta"), (S.beta, "beta")):
+        dden = poly(C[f"den_{tag}"], False) if C[f"den_{tag}"] else 0.0
+        dphi = (poly(C[f"num_{tag}"], False) * den - num * dden) / den ** 2
+        assert dphi == pytest.approx(float(sp.diff(phi, p).subs(pt)), rel=1e-10, abs=1e-14)
+
+
+@pytest.mark.parametrize("method, B, lr, beta", [("heavy-ball", 4, 0.02, 0.9), ("nesterov", 64, 0.3, 0.95),
+                                                  ("sgd", 16, 0.5, 0.0)])
+def test_implicit_gradient_matches_finite_differences(method, B, lr, beta):
+    """d rho / d(ln eta, ln(1 - beta)) = -F_p / F_z equals central differences of the rate engine's rho."""
+    from momentum_verify.numerics.secular_local import LocalSecular
+    model = Gaussian(np.geomspace(0.01, 1.0, 12))
+    ev = LocalSecular(method, model, B, momentum=method != "sgd")
+    x, w = math.log(lr), math.log1p(-beta)
+    z, g, ok = ev.rho_gradient([x], [w], [float(spectral_radius(method, model, B, lr, beta).rho)])
+    assert ok[0]
+    h = 1e-5
+
+    def r(a, b):
+        return float(rho_grid(method, model, B, math.exp(a), -math.expm1(b)))
+    assert g[0, 0] == pytest.approx((r(x + h, w) - r(x - h, w)) / (2 * h), rel=1e-5, abs=1e-12)
+    if method != "sgd":
+        assert g[0, 1] == pytest.approx((r(x, w + h) - r(x, w - h)) / (2 * h), rel=1e-5, abs=1e-12)
+
+
+@pytest.mark.parametrize("method, B", [("sgd", 2), ("sgd", 500), ("heavy-ball", 3), ("heavy-ball", 300),
+                                       ("nesterov", 40), ("nesterov", 2000)])
+def test_structured_search_no_worse_than_direct_search(method, B):
+    """The Newton search on the implicit derivatives reaches the direct search's optimum (or better), in
+    the noise-dominated and the near-deterministic (kinked) regimes; plant: the coarse grid alone is worse."""
+    from momentum_verify.numerics import tuning as T
+    model = Gaussian(np.geomspace(1e-3, 1.0, 30))
+    r = tune(method, model, B)
+    m = T.as_method(method)
+    mu, L = T._extremes(model)
+    x, w, *_ = T._tune_search(m, model, B, T.DEFAULT_GRID, True, np.random.default_rng(0), mu, L)
+    ref = float(spectral_radius(m, model, B, math.exp(x), -math.expm1(w) if m.uses_momentum else 0.0).rho)
+    assert r.rho <= ref + 1e-6 * (1 - ref)
+    coarse = tune(method, model, B, refine=False)
+    assert coarse.rho > r.rho                         # the local search did the work
