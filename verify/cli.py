@@ -84,7 +84,6 @@ def main(argv=None) -> int:
     caught = []
     try:
         with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("default")
             from . import limits
             limits.load_env()
             parser = build_parser(name)

@@ -200,3 +200,33 @@ def check_digits(digits: int | None, param: str = "digits") -> None:
 
 def check_grid(points: int, param: str) -> None:
     check("grid_points", points, f"a grid of {points} points", param)
+
+
+DEFAULTS["lr_scale"] = (1e100, "eta L (step size times the largest curvature): beyond it eta^2 L^2 leaves double precision")
+
+
+def curvature_scale(model) -> float:
+    """An upper estimate of L = lambda_max(H) from the model's data (no eigen-solve): max |lambda| of a
+    spectrum, d max |H_ij| of a matrix H, d max |a_ij|^2 of data rows A (1 for Kaczmarz: rows normalised)."""
+    import numpy as np
+    try:
+        if type(model).__name__ == "Kaczmarz":
+            return 1.0
+        spec = getattr(model, "spectrum", None)
+        H = getattr(model, "H", None)
+        if H is not None:
+            return float(np.max(np.abs(np.asarray(H, dtype=float)))) * int(model.d)
+        if spec is not None:
+            return float(np.max(np.abs(np.asarray(spec, dtype=float))))
+        A = getattr(model, "A", None)
+        if A is not None:
+            return float(np.max(np.abs(np.asarray(A, dtype=float)))) ** 2 * int(model.d)
+    except (TypeError, ValueError, OverflowError):
+        pass
+    return 1.0
+
+
+def check_step(lr: float, model, param: str = "lr") -> None:
+    """Refuse eta L beyond ``lr_scale`` (the method diverges long before; the routes would overflow)."""
+    scale = float(lr) * curvature_scale(model)
+    check("lr_scale", scale, f"eta L of about {scale:.3g}", param)

@@ -144,3 +144,34 @@ def parse_spec(text: str, param: str = "spectrum") -> np.ndarray:
         return (np.linspace if head == "linspace" else np.geomspace)(lo, hi, count)
     limits.check_spectrum_size(t.count(",") + 1, param)
     return np.array(parse_list(t, parse_number, param), dtype=float)
+
+
+def check_output_file(path_text, param: str) -> None:
+    """Refuse an output path that cannot be written, before any work: a directory, a path under a file
+    or a missing folder, or a place without write permission (the file itself is not created)."""
+    import os
+    t = str(path_text)
+    if not t.strip():
+        raise InputError(param, "empty path")
+    path = Path(t)
+    if path.is_dir():
+        raise InputError(param, f"{t!r} is a directory (give a file name)")
+    parent = path.parent if str(path.parent) else Path(".")
+    if not parent.exists():
+        for up in parent.parents:
+            if up.exists() and not up.is_dir():
+                raise InputError(param, f"cannot write {t!r}: {str(up)!r} is a file, not a folder")
+        raise InputError(param, f"cannot write {t!r}: folder {str(parent)!r} does not exist")
+    if not parent.is_dir():
+        raise InputError(param, f"cannot write {t!r}: {str(parent)!r} is a file, not a folder")
+    existed = path.exists()
+    try:                                   # the one reliable test: open for appending (content untouched)
+        with open(path, "a"):
+            pass
+    except OSError as exc:
+        raise InputError(param, f"cannot write {t!r}: {exc.strerror or exc}") from None
+    if not existed:
+        try:
+            os.unlink(path)
+        except OSError:
+            pass
