@@ -257,32 +257,47 @@ def _values(fc: FileClaim, lr, momentum) -> dict:
     return vals
 
 
-def _evaluate(fc: FileClaim, lr, momentum, dps: int) -> mp.mpf:
+def _exact_value(fc: FileClaim, lr, momentum) -> sp.Expr:
+    """The claim's value as an exact SymPy number (the model's numbers read as exact binary fractions)."""
     vals = _values(fc, lr, momentum)
     used = {s.name for s in fc.value.free_symbols}
     missing = [n for n in used if vals.get(n) is None]
     if missing:
         raise InputError("value", f"{missing[0]} is not known for this claim")
-    expr = fc.value.subs({sp.Symbol(n): vals[n] for n in used})
-    with mp.workdps(dps):
-        return mp.mpf(sp.N(expr, dps))
+    return fc.value.subs({sp.Symbol(n): vals[n] for n in used})
+
+
+def _as_rational(x):
+    """An mpf (or float) as the exact binary fraction it holds; infinities as SymPy's."""
+    if x == mp.inf:
+        return sp.oo
+    if x == -mp.inf:
+        return -sp.oo
+    if not isinstance(x, mp.mpf):
+        with mp.workprec(max(mp.prec, 64)):
+            x = mp.mpf(x)              # a float is exact in 53 bits
+    man, e = x.man_exp
+    return sp.Integer(man) * sp.Integer(2) ** e
 
 
 def _decide(lo, hi, V, slack, relation) -> str:
+    """holds / fails / inconclusive for an enclosure [lo, hi] of the quantity against V with slack
+    (exact SymPy numbers compare exactly: SymPy refines its evaluation until the order is decided)."""
+    lo, hi, V, slack = (sp.sympify(x) for x in (lo, hi, V, slack))
     lo_v, hi_v = V - slack, V + slack
     if relation in ("<=", "<"):
         strict = relation == "<"
-        if hi < hi_v or (not strict and hi <= hi_v):
+        if bool(hi < hi_v) or (not strict and bool(hi <= hi_v)):
             return HOLDS
-        return FAILS if (lo >= hi_v if strict else lo > hi_v) else INCONCLUSIVE
+        return FAILS if bool(lo >= hi_v if strict else lo > hi_v) else INCONCLUSIVE
     if relation in (">=", ">"):
         strict = relation == ">"
-        if lo > lo_v or (not strict and lo >= lo_v):
+        if bool(lo > lo_v) or (not strict and bool(lo >= lo_v)):
             return HOLDS
-        return FAILS if (hi <= lo_v if strict else hi < lo_v) else INCONCLUSIVE
-    if lo_v <= lo and hi <= hi_v:
+        return FAILS if bool(hi <= lo_v if strict else hi < lo_v) else INCONCLUSIVE
+    if bool(lo_v <= lo) and bool(hi <= hi_v):
         return HOLDS
-    return FAILS if hi < lo_v or lo > hi_v else INCONCLUSIVE
+    return FAILS if bool(hi < lo_v) or bool(lo > hi_v) else INCONCLUSIVE
 
 
 def _K(r):
@@ -323,20 +338,22 @@ def run_file_claim(fc: FileClaim) -> Verdict:
         how = f"rate engine at lr = {lr}, momentum = {momentum}"
     dps = max(digits, 15) + 20
     with mp.workdps(dps):
-        if interval is not None:
-            lo, hi = mp.mpf(interval[0]), mp.mpf(interval[1])
+        if interval is not None:           # the ends as they are (re-rounding could cross the value)
+            lo, hi = interval
         else:
             err = abs(rho) * mp.mpf(10) ** (1 - digits)
             lo, hi = rho - err, rho + err
         if fc.quantity == "K":
             lo, hi = _K(lo), _K(hi)
             numbers["K"] = f"{enc(lo, hi, digits)} (from {enclosure}, rounded outward)"
-        V = _evaluate(fc, lr, momentum, dps)
-        slack = abs(V) * mp.mpf(fc.tolerance.p) / fc.tolerance.q
-        verdict = _decide(lo, hi, V, slack, fc.relation)
-        numbers["value"] = f"{mp_str(V, digits + 2)} ({digits + 2} digits; {fc.value_text})"
+        V = _exact_value(fc, lr, momentum)
+        slack = abs(V) * fc.tolerance
+        # decided in exact arithmetic: the enclosure's ends are binary fractions, V an exact expression
+        verdict = _decide(_as_rational(lo), _as_rational(hi), V, slack, fc.relation)
+        numbers["value"] = f"{mp_str(mp.mpf(sp.N(V, dps)), digits + 2)} ({digits + 2} digits; {fc.value_text})"
         numbers["decided on"] = (f"{enc(lo, hi, digits + 2)} (rounded outward) {fc.relation} value"
-                                 + (f" within relative {fc.tolerance_text}" if fc.tolerance else ""))
+                                 + (f" within relative {fc.tolerance_text}" if fc.tolerance else "")
+                                 + " (compared exactly)")
     return Verdict(verdict, numbers, routes=routes,
                    method=(f"{fc.where}: {fc.method.name} on {fc.model.name} (d = {fc.model.d}), B = {fc.batch}; "
                            f"{how}; {fc.quantity} {fc.relation} {fc.value_text} decided on {enclosure}"),
