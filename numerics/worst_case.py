@@ -618,9 +618,16 @@ def _centred_lower(p: flint.arb_poly, dp: flint.arb_poly, lo: float, hi: float) 
     if lo == hi:
         return p(flint.arb(lo))
     m = 0.5 * (lo + hi)                     # exact in binary for our boxes, or close: radius covers it
-    r = max(m - lo, hi - m)
-    X = flint.arb(m, r * (1 + 2 ** -40))
-    c = p(flint.arb(m)) + dp(X) * flint.arb(0, r * (1 + 2 ** -40))
+    r = max(m - lo, hi - m) * (1 + 2 ** -40)
+    X = flint.arb(m, r)
+    # Taylor form: p(m + t) = sum_k c_k t^k with the shifted coefficients enclosed at the midpoint, so
+    # the width comes from the true derivatives at m, not from the cancellation of p's own coefficients
+    q = p(flint.arb_poly([flint.arb(m), flint.arb(1)]))
+    R = flint.arb(r)
+    tail = flint.arb(0)
+    for k in range(1, q.degree() + 1):
+        tail += abs(q[k]) * R ** k
+    c = q[0] + flint.arb(0, 1) * tail
     n = p(X)
     return c if c.lower() > n.lower() else n
 
@@ -809,8 +816,14 @@ def worst_case(method, cls: SpectrumClass, batch, lr, momentum, *, certify: bool
     rel_i = (iv[1] - iv[0]) / (2 * lower) if lower > 0 else 0.0
     digits = min(digits, max(1, int(math.floor(-math.log10(max(rel_i, 1e-300)))) - 1))
     hi = None
-    for rel in (1e-13, 1e-11, 1e-9, 1e-7, 1e-5, 1e-3, 1e-1):
-        z = upper * (1 + rel)
+    # candidates above the instance's certified upper end (the double estimate of the class bound can be
+    # off by eps^(1/3) at Jordan blocks, in either direction), then above the estimate; first proven wins
+    rels = [10.0 ** (-k / 2) for k in range(26, 1, -1)]              # 1e-13 ... 1e-1, factors of sqrt(10)
+    if est.upper > est.lower * (1 + 1e-9):      # a real gap (fixed trace): start from the relaxation's root
+        zs = [max(upper, float(iv[1])) * (1 + r) for r in rels]
+    else:                                        # bound = the instance's rate: start from its certified end
+        zs = [float(iv[1]) * (1 + r) for r in rels]
+    for z in zs:
         nu = est.nu
         if cls.model == "gaussian" and cls.trace() is not None and pt.coupled and cls.d > 2:
             _, (_, _, nu) = _phi_star(pt, cls, z)
