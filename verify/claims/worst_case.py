@@ -60,7 +60,7 @@ def deterministic_worst_case_claim(method: str, stated_rate: str | None = None, 
                                        "class upper bound (arb branch and bound over lambda)"],
                        f"C(1, kappa, {d}), gaussian, B = inf; both sides certified; the stated rate must lie in the "
                        f"bracket (relative slack {PARAM_RTOL:g} for the float parameters)",
-                       "arb intervals; upper side limited to ~1e-5 relative by the near-Jordan blocks at mu and L")
+                       "arb intervals (bracket about 1e-13 wide); the float parameters move the rate by ~3e-8 at the Jordan blocks")
     return Claim(f"worst_case.{method}-deterministic-exact", f"{'Polyak (1964)' if method == 'heavy-ball' else 'Nesterov (1983)'}"
                  " (MATH.md §6, §9)", statement, check, "stated rate inside the certified bracket", quick=True)
 
