@@ -86,7 +86,7 @@ def main(argv=None) -> int:
         with warnings.catch_warnings(record=True) as caught:
             from . import limits
             limits.load_env()
-            parser = build_parser(name)
+            parser = build_parser(name or "")          # no command named: no command module imported
             args = parser.parse_args(argv)
             name = args.command
             mod = importlib.import_module(_available()[args.command][0])
