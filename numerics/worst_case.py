@@ -1098,3 +1098,21 @@ def parse_data_class(text: str, model: str) -> DataClass:
             raise InputError(k, f"must be an integer, got {vals[k]}")
     n = int(vals["n"]) if "n" in vals else None
     return DataClass(model, float(vals["mu"]), float(vals["L"]), int(vals["d"]), n)
+
+
+def minimax_curve(method, cls: SpectrumClass, batches) -> dict:
+    """Iterations-versus-batch curve of the class under minimax tuning: K_minimax(B), K_instance(B) on
+    each B's worst instance, their ratio, and (numerics.tuning's definitions) the log-log slope over the
+    first three batch sizes and the saturation batch. Searches: about 4 correct digits of K."""
+    from .tuning import loglog_slope, saturation_batch
+    rows = []
+    for B in batches:
+        t = minimax_tune(method, cls, B)
+        rows.append({"batch": "inf" if B == math.inf else int(B), "K_minimax": t.K_minimax,
+                     "K_instance": t.K_instance, "price": t.K_minimax / t.K_instance,
+                     "lr": t.worst.lr, "momentum": t.worst.momentum})
+    fin = [(b, r["K_minimax"]) for b, r in zip(batches, rows) if b != math.inf]
+    slope = loglog_slope([b for b, _ in fin[:3]], [k for _, k in fin[:3]]) if len(fin) >= 2 else None
+    sat = saturation_batch([b for b, _ in fin], [k for _, k in fin]) if len(fin) >= 2 else None
+    return {"method": as_method(method).name, "class": cls.to_json(), "points": rows, "slope": slope,
+            "saturation_batch": sat}

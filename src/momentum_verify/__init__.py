@@ -55,6 +55,7 @@ _EXPORTS = {
     "spectrum_class": ("numerics.worst_case", "parse_class"),
     "worst_case": ("numerics.worst_case", "worst_case"),
     "minimax_tune": ("numerics.worst_case", "minimax_tune"),
+    "minimax_curve": ("numerics.worst_case", "minimax_curve"),
     "bound_check": ("verify.bound_check", "bound_check"),
     "DataClass": ("numerics.worst_case", "DataClass"),
     "search_data_class": ("numerics.worst_case", "search_data_class"),
