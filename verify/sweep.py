@@ -319,7 +319,7 @@ def points(spec: SweepSpec) -> list[Point]:
                 if spec.task == "tune":
                     pairs = [(None, None)]
                 else:
-                    moms = spec.momenta if METHODS[method].uses_momentum else (0.0,)
+                    moms = spec.momenta if get_method(method).uses_momentum else (0.0,)   # names or method files
                     pairs = [(lr, mom) for lr in spec.lrs for mom in moms]
                 for lr, mom in pairs:
                     out.append(Point(len(out), spec.task, spec.model, inst, path, spec.source,
