@@ -24,10 +24,11 @@ def add_parser(p):
 
 
 def _positive_int(text: str, param: str) -> int:
+    from .parsing import parse_int
     try:
-        v = int(text)
-    except ValueError:
-        raise InputError(param, f"must be a positive integer, got {text!r}") from None
+        v = parse_int(text, param)
+    except InputError:
+        raise InputError(param, f"must be a positive integer, got {text[:40]!r}") from None
     if v < 1:
         raise InputError(param, f"must be >= 1, got {v}")
     return v
@@ -42,6 +43,11 @@ def run(args) -> int:
     chunk = None if args.chunk is None else _positive_int(args.chunk, "--chunk")
     if workers is not None and args.scheduler:
         raise InputError("--workers", "applies to the LocalCluster only; the cluster at --scheduler has its own")
+    if workers is not None:
+        from . import limits
+        workers, note = limits.cap_workers(workers, "--workers")    # more processes than CPUs: memory only
+        if note:
+            sys.stderr.write(f"note: {note}\n")
     if args.retry_failed and not args.resume:
         raise InputError("--retry-failed", "needs --resume")
     spec, text = load_spec(args.spec)

@@ -30,6 +30,7 @@ from typing import Callable
 from ..theory.errors import InputError
 from ..theory.methods import METHODS, get_method
 from ..theory.sampling import check_model_name
+from . import limits
 from .parsing import load_array, parse_batch, parse_number, parse_spec
 
 TASKS = ("tune", "rate")
@@ -150,7 +151,13 @@ def _unique(key: str, values: list, show=repr):
 
 
 def _number(v, param: str) -> float:
-    return parse_number(v, param) if isinstance(v, str) else float(v)
+    """A TOML number or numeric string as a float (integers of any length included: float(10**400)
+    would raise OverflowError; parse_number refuses it as bad input)."""
+    if isinstance(v, float):
+        if not math.isfinite(v):
+            raise InputError(param, f"must be finite, got {v!r}")
+        return v
+    return parse_number(str(v), param)
 
 
 def _file_hash(path: str) -> str:
@@ -194,16 +201,51 @@ def family_spectra(fam) -> list[str]:
     for i, sh in enumerate(shapes):
         if sh not in ("linspace", "geomspace"):
             raise InputError(f"family.shapes[{i}]", f"must be \"linspace\" or \"geomspace\", got {sh!r}")
-    kappas = _list(fam, "kappas", (int, float), "a number >= 1")
+    kappas = [_number(k, f"family.kappas[{i}]")
+              for i, k in enumerate(_list(fam, "kappas", (int, float), "a number >= 1"))]
     for i, k in enumerate(kappas):
         if not (k >= 1 and math.isfinite(k)):
             raise InputError(f"family.kappas[{i}]", f"must be a finite number >= 1, got {k!r}")
     d = fam["d"]
     if isinstance(d, bool) or not isinstance(d, int) or d < 1:
-        raise InputError("family.d", f"must be an integer >= 1, got {d!r}")
+        raise InputError("family.d", f"must be an integer >= 1, got {_short(d)}")
+    limits.check_spectrum_size(d, "family.d")            # before any spectrum is built
     text = [f"{sh}:1/{int(k) if float(k).is_integer() else repr(float(k))}:1:{d}" for sh in shapes for k in kappas]
     _unique("family", text)
     return text
+
+
+def _short(v, limit: int = 40) -> str:
+    t = repr(v) if not isinstance(v, int) or v.bit_length() < 1000 else f"<integer of about {int(v.bit_length() * 0.30103)} digits>"
+    return t if len(t) <= limit else t[:limit - 3] + "..."
+
+
+def _spec_size(text: str) -> int:
+    """Eigenvalues a SPEC string names, without building it (files: 0, checked when read)."""
+    t = text.strip()
+    if t.startswith("@"):
+        return 0
+    parts = t.split(":")
+    if parts[0] in ("linspace", "geomspace") and len(parts) == 4:
+        d = parts[3].strip()
+        return int(d) if d.isdigit() and len(d) <= 18 else 10 ** 18
+    return t.count(",") + 1
+
+
+def _check_sizes(raw: dict, task: str, source: str, instances: list, methods: list, batches: list):
+    """The sweep's cost before anything is built: total eigenvalues over the instances (each one is
+    built during validation and cached by the workers) and the number of grid points."""
+    if source == "spectra":
+        sizes = [_spec_size(t) for t in instances]
+        for i, s in enumerate(sizes):
+            limits.check_spectrum_size(s, f"spectra[{i}]")
+        limits.check_memory(8.0 * 4 * sum(sizes), f"{len(instances)} spectra of {sum(sizes)} eigenvalues", "spectra")
+    count = len(instances) * len(methods) * len(batches)
+    if task == "rate":
+        for k in ("lrs", "momenta"):
+            if isinstance(raw.get(k), list):
+                count *= max(1, len(raw[k]))
+    limits.check_grid(count, "SPEC")
 
 
 def spec_from_dict(raw: dict, base: Path = Path(".")) -> SweepSpec:
@@ -251,6 +293,7 @@ def spec_from_dict(raw: dict, base: Path = Path(".")) -> SweepSpec:
                                  f"not {source}")
     instances = _list(raw, source, (str,), "a SPEC string" if source == "spectra" else "a file path")
     _unique(source, instances)
+    _check_sizes(raw, task, source, instances, methods, batches)   # limits, before any model is built
     paths, hashes = [], []
     for i, text in enumerate(instances):
         path = resolve_instance(text, source, base)
@@ -278,11 +321,14 @@ def spec_from_dict(raw: dict, base: Path = Path(".")) -> SweepSpec:
             if not 0 <= v < 1:
                 raise InputError(f"momenta[{i}]", f"must lie in [0, 1), got {v!r}")
         _unique("lrs", list(lrs))
+        for i, (text, path) in enumerate(zip(instances, paths)):   # eta L within double precision
+            limits.check_step(max(lrs), build_model(model, source, text, path, wr), f"lrs (at {source}[{i}])")
         _unique("momenta", list(momenta))
         if "digits" in raw:
             digits = raw["digits"]
             if isinstance(digits, bool) or not isinstance(digits, int) or digits < 1:
-                raise InputError("digits", f"must be an integer >= 1, got {digits!r}")
+                raise InputError("digits", f"must be an integer >= 1, got {_short(digits)}")
+            limits.check_digits(digits, "digits")
         if "seed" in raw:
             raise InputError("seed", "only for task = \"tune\"")
     else:
@@ -305,8 +351,8 @@ def load_spec(path) -> tuple[SweepSpec, str]:
         raise InputError("SPEC", f"cannot read {str(path)!r}: {exc.strerror}") from None
     try:
         raw = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise InputError("SPEC", f"{str(path)!r} is not valid TOML: {exc}") from None
+    except (tomllib.TOMLDecodeError, ValueError) as exc:   # ValueError: an integer over 4300 digits
+        raise InputError("SPEC", f"{str(path)!r} is not valid TOML: {_one_line(exc, 200)}") from None
     return spec_from_dict(raw, p.resolve().parent), text
 
 
