@@ -45,6 +45,7 @@ check that identity on the tuned results.
 """
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass, field, replace
 
@@ -847,17 +848,31 @@ def _slope_window(batches, sat_sgd, sat_m):
     return window if len(window) >= 2 else upper
 
 
+_TUNED: dict = {}          # tuned points of this process, shared by every curve (claims reuse them)
+
+
+def _cache_key(task):
+    """(method, model, batch, seed, grid) when all are hashable (value objects), else None."""
+    try:
+        hash(task)
+    except TypeError:
+        return None
+    return task
+
+
 def _tune_task(args):
     method, model, batch, seed, grid = args
     return tune(method, model, batch, seed=seed, grid=grid)
 
 
 def tune_curve(methods, model: SamplingModel, batches, *, seed: int = 0, grid: TuneGrid = DEFAULT_GRID,
-               workers: int = 1) -> TuneCurve:
+               workers: int = 1, cache: bool = True) -> TuneCurve:
     """Tune every method at every batch size (sgd always, as the baseline of the acceleration).
 
     Batches are sorted ascending (inf last); each point is tuned independently (same seed), so neither
     the order of the input nor ``workers`` (processes, for the independent points) changes the result.
+    ``cache``: reuse points tuned before in this process with the same method, model, batch, seed and
+    grid (the paper checks tune the same curves in several claims); copies are returned.
     """
     objs = {as_method(m).name: as_method(m) for m in methods}     # method files and bound methods travel as objects
     names = list(objs)
@@ -866,12 +881,19 @@ def tune_curve(methods, model: SamplingModel, batches, *, seed: int = 0, grid: T
     names = list(dict.fromkeys(names))
     bs = sorted({model.check_batch(b) for b in batches})
     tasks = [(objs.get(m, m), model, b, seed, grid) for m in names for b in bs]
-    if workers > 1 and len(tasks) > 1:
+    keys = [_cache_key(t) if cache else None for t in tasks]
+    todo = [i for i, k in enumerate(keys) if k is None or k not in _TUNED]
+    if workers > 1 and len(todo) > 1:
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            flat = list(pool.map(_tune_task, tasks))
+            fresh = list(pool.map(_tune_task, [tasks[i] for i in todo]))
     else:
-        flat = [_tune_task(t) for t in tasks]
+        fresh = [_tune_task(tasks[i]) for i in todo]
+    for i, r in zip(todo, fresh):
+        if keys[i] is not None:
+            _TUNED[keys[i]] = r
+    got = dict(zip(todo, fresh))
+    flat = [copy.deepcopy(got[i] if i in got else _TUNED[keys[i]]) for i in range(len(tasks))]
     results = {m: flat[i * len(bs):(i + 1) * len(bs)] for i, m in enumerate(names)}
     K = {m: [r.K if r.rho < 1 else math.inf for r in results[m]] for m in names}
     acc = {m: [(ks / km) if math.isfinite(ks) and math.isfinite(km) and km > 0 else math.nan

@@ -107,7 +107,8 @@ def test_curve_independent_of_batch_order():
     batches = [1, 4, 16, math.inf]
     shuffled = batches[:]
     random.Random(1).shuffle(shuffled)
-    c1, c2 = tune_curve(["heavy-ball"], model, batches), tune_curve(["heavy-ball"], model, shuffled)
+    c1 = tune_curve(["heavy-ball"], model, batches, cache=False)
+    c2 = tune_curve(["heavy-ball"], model, shuffled, cache=False)
     assert c1.batches == c2.batches == batches
     for m in ("sgd", "heavy-ball"):
         assert [r.rho for r in c1.results[m]] == [r.rho for r in c2.results[m]]
@@ -308,3 +309,22 @@ def test_structured_search_no_worse_than_direct_search(method, B):
     assert r.rho <= ref + 1e-6 * (1 - ref)
     coarse = tune(method, model, B, refine=False)
     assert coarse.rho > r.rho                         # the local search did the work
+
+
+def test_curve_cache_reuses_points(monkeypatch):
+    """A second curve over overlapping batches tunes only the new points, with identical results; a changed
+    seed is a different key (plant: clearing the cache retunes everything)."""
+    from momentum_verify.numerics import tuning as T
+    model = Gaussian(np.geomspace(0.1, 1.0, 4))
+    calls = []
+    real = T._tune_task
+    monkeypatch.setattr(T, "_tune_task", lambda a: calls.append(a[2]) or real(a))
+    monkeypatch.setattr(T, "_TUNED", {})
+    c1 = tune_curve(["sgd"], model, [1, 4])
+    c2 = tune_curve(["sgd"], model, [1, 4, 16])
+    assert calls == [1, 4, 16]
+    assert [r.rho for r in c2.results["sgd"][:2]] == [r.rho for r in c1.results["sgd"]]
+    c2.results["sgd"][0].rho = -1.0                                       # copies: the cache is not touched
+    assert tune_curve(["sgd"], model, [1]).results["sgd"][0].rho == c1.results["sgd"][0].rho
+    tune_curve(["sgd"], model, [1], seed=1)
+    assert calls == [1, 4, 16, 1]

@@ -8,8 +8,11 @@ from __future__ import annotations
 import fnmatch
 import inspect
 import math
+import multiprocessing as mp
+import os
 import time
 import traceback
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -118,24 +121,72 @@ def load_error_outcome(err: LoadError) -> Outcome:
                    "exact", "", v, 0.0, err.module)
 
 
+_CHOSEN: list[Claim] = []        # the claims of a parallel run, inherited by the forked workers
+_OPTIONS: dict = {}
+
+
+def _run_index(i: int) -> Outcome:
+    """Worker side of a parallel run: the i-th chosen claim (the list is inherited by fork)."""
+    return run_claim(_CHOSEN[i], _OPTIONS)
+
+
+def default_workers() -> int:
+    """Processes for a parallel run: every core this process may use."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:                  # not Linux
+        return max(1, os.cpu_count() or 1)
+
+
 def run_all(*, quick: bool = False, only: str | None = None, options: dict | None = None,
             on_start: Callable[[Claim, int, int], None] | None = None,
             on_done: Callable[[Outcome], None] | None = None,
-            claims: list[Claim] | None = None) -> list[Outcome]:
-    """Load (unless ``claims`` is given), select and run the claims in order; load errors come first."""
+            claims: list[Claim] | None = None, workers: int = 1) -> list[Outcome]:
+    """Load (unless ``claims`` is given), select and run the claims; load errors come first, then the
+    outcomes in the claims' order.
+
+    ``workers`` > 1 runs the claims in that many processes (``concurrent.futures`` with fork, so claims
+    from claim files travel too); the longest claims are submitted first, ``on_start`` is called when a
+    claim is submitted and ``on_done`` as each one finishes. Each claim runs as in a serial run (its own
+    seeds), so verdicts do not depend on ``workers``.
+    """
     errors: list[LoadError] = []
     if claims is None:
         claims, errors = load_claims()
     chosen = select(claims, quick=quick, only=only)
     out = [load_error_outcome(e) for e in errors]
-    for i, c in enumerate(chosen):
-        if on_start:
-            on_start(c, i, len(chosen))
-        res = run_claim(c, options)
-        out.append(res)
-        if on_done:
-            on_done(res)
-    return out
+    if workers <= 1 or len(chosen) <= 1 or "fork" not in mp.get_all_start_methods():
+        for i, c in enumerate(chosen):
+            if on_start:
+                on_start(c, i, len(chosen))
+            res = run_claim(c, options)
+            out.append(res)
+            if on_done:
+                on_done(res)
+        return out
+    global _CHOSEN, _OPTIONS
+    _CHOSEN, _OPTIONS = list(chosen), dict(options or {})
+    order = sorted(range(len(chosen)), key=lambda i: chosen[i].quick)      # the long ones first
+    results: dict[int, Outcome] = {}
+    try:
+        with ProcessPoolExecutor(max_workers=min(workers, len(chosen)), mp_context=mp.get_context("fork")) as pool:
+            futures = {}
+            for n, i in enumerate(order):
+                if on_start:
+                    on_start(chosen[i], n, len(chosen))
+                futures[pool.submit(_run_index, i)] = i
+            for fut in as_completed(futures):
+                i = futures[fut]
+                try:
+                    res = fut.result()
+                except Exception:            # a worker that died: run that claim here
+                    res = run_claim(chosen[i], options)
+                results[i] = res
+                if on_done:
+                    on_done(res)
+    finally:
+        _CHOSEN, _OPTIONS = [], {}
+    return out + [results[i] for i in range(len(chosen))]
 
 
 def exit_status(outcomes: list[Outcome]) -> int:
