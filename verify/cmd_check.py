@@ -29,6 +29,8 @@ def add_parser(p):
                    help="run the claims of this file instead of the built-in ones (repeatable; "
                         "see verify/claim_file.py for the format)")
     p.add_argument("--json", action="store_true", help='print {"claims": [...]} to stdout')
+    p.add_argument("--workers", type=int, metavar="N", default=None,
+                   help="processes running claims at once (default: every core; 1 runs them in order)")
 
 
 def _command_line(args) -> str:
@@ -60,17 +62,28 @@ def run(args) -> int:
     err = Console(stderr=True)
     colors = {"holds": "green", "fails": "red", "inconclusive": "yellow"}
 
+    from .runner import default_workers
+    workers = default_workers() if args.workers is None else args.workers
+    if workers < 1:
+        from ..theory.errors import InputError
+        raise InputError("workers", f"must be >= 1, got {workers}")
+    progress = {"total": 0, "done": 0}
+
     def on_start(claim, i, n):
-        err.print(f"[dim][{i + 1}/{n}] {claim.id} ...[/dim]", highlight=False)
+        progress["total"] = n
+        if workers == 1:
+            err.print(f"[dim][{i + 1}/{n}] {claim.id} ...[/dim]", highlight=False)
 
     def on_done(o):
         v = o.verdict.verdict
-        err.print(f"  [{colors[v]}]{v}[/{colors[v]}]  {o.id}  ({o.seconds:.1f} s)", highlight=False)
+        progress["done"] += 1
+        count = f"[{progress['done']}/{progress['total']}] " if workers > 1 else ""
+        err.print(f"  {count}[{colors[v]}]{v}[/{colors[v]}]  {o.id}  ({o.seconds:.1f} s)", highlight=False)
 
     with err.status("running claims", spinner="dots") if err.is_terminal else nullcontext():
         outcomes = run_all(quick=args.quick, only=args.only, options={"momentum_rule": args.momentum_rule},
                            claims=file_claims,
-                           on_start=on_start, on_done=on_done)
+                           on_start=on_start, on_done=on_done, workers=workers)
     if not outcomes:
         err.print("no claim matches")
         return 1
