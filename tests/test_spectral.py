@@ -433,8 +433,8 @@ def test_arb_tier_against_mpmath_solver_wide(method, d, batch, lr, one_minus_bet
 
 def test_rho_grid_near_beta_one_matches_spectral_radius():
     """Random points with 1 - beta down to 1e-5 (where the grid's expanded coefficients cancel; two of
-    these 40 points were wrong by 1.2e-6 and 1.0e-7 before rho_grid escalated them): every grid value
-    within the single-point solver's stated digits."""
+    these 40 points are wrong by 1.2e-6 and 1.0e-7 in the unchecked grid): with ``check=True`` every
+    grid value is within the single-point solver's stated digits."""
     rng = np.random.default_rng(0)
     for k in range(40):
         method = ["heavy-ball", "nesterov", "sgdm", "sgd"][k % 4]
@@ -442,7 +442,7 @@ def test_rho_grid_near_beta_one_matches_spectral_radius():
         B = int(10 ** rng.uniform(0, 4))
         beta = 1 - 10 ** rng.uniform(-5, -1) if method != "sgd" else 0.0
         lr = 10 ** rng.uniform(-3, 0.5) * (1 - beta if method == "heavy-ball" else 1)
-        r = rho_grid(method, g, B, np.array([lr]), np.array([beta]))[0]
+        r = rho_grid(method, g, B, np.array([lr]), np.array([beta]), check=True)[0]
         s = spectral_radius(method, g, B, lr, beta)
         assert r == pytest.approx(float(s.rho), rel=max(10.0 ** -s.digits, 1e-8)), (method, B, lr, beta)
 

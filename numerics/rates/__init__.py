@@ -213,13 +213,15 @@ def _multiprecision(method, model, batch, lr, momentum, route, digits) -> RateRe
     raise RuntimeError(f"could not reach {digits} digits (precisions disagree beyond {agree} digits)")
 
 
-def rho_grid(method, model: SamplingModel, batch, lrs, momenta) -> np.ndarray:
+def rho_grid(method, model: SamplingModel, batch, lrs, momenta, *, check: bool = False) -> np.ndarray:
     """Double-precision rho over broadcast arrays of step sizes and momenta (shape of the broadcast).
 
-    Decoupled models use the vectorised secular solver; points where its running error bound allows
-    fewer than ``GRID_DIGITS_MIN`` digits (near beta = 1) are recomputed by :func:`spectral_radius`
-    (which escalates to arb there); batch = inf the closed-form deterministic rate; other models loop
-    over :func:`spectral_radius`. Diverging points get rho > 1.
+    Decoupled models use the vectorised secular solver; with ``check=True`` the points where its running
+    error bound allows fewer than ``GRID_DIGITS_MIN`` digits (near beta = 1, where the double grid can
+    be wrong in the 6th digit) are recomputed by :func:`spectral_radius` (which escalates to arb there);
+    without it (the tuner's search, which confirms its best points with :func:`spectral_radius`) the
+    values are the double solver's, unchecked. batch = inf: the closed-form deterministic rate; other
+    models loop over :func:`spectral_radius`. Diverging points get rho > 1.
 
     >>> from momentum_verify.theory.sampling import Gaussian
     >>> rho_grid("sgd", Gaussian([1.0, 1.0]), 2, [0.4, 0.8], 0.0).round(12)
@@ -232,7 +234,7 @@ def rho_grid(method, model: SamplingModel, batch, lrs, momenta) -> np.ndarray:
         out = np.full(e.size, np.inf)
         fin = np.isfinite(e)
         if fin.any():
-            out[fin] = rho_grid(method, model, batch, e[fin], b[fin])
+            out[fin] = rho_grid(method, model, batch, e[fin], b[fin], check=check)
         return out.reshape(shape)
     fB = batch_factor_value(model, batch)
     if fB == 0.0:
@@ -241,7 +243,7 @@ def rho_grid(method, model: SamplingModel, batch, lrs, momenta) -> np.ndarray:
         out = [1.0 if ei == 0 else math.inf if bi >= 1 else float(spectral_radius(method, model, batch, ei, bi).rho)
                for ei, bi in zip(e, b)]
         return np.array(out).reshape(shape)
-    out, rel = secular_grid(method, model, fB, e, b)
+    out, rel = secular_grid(method, model, fB, e, b, error_bounds=check)
     # ill-conditioned points (near beta = 1 the expanded coefficients cancel): the front door's answer
     for k in np.flatnonzero(~(rel <= 10.0 ** -GRID_DIGITS_MIN)):
         if e[k] > 0 and b[k] < 1:

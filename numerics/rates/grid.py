@@ -247,12 +247,12 @@ def grid_inputs(lrs, momenta):
     return e.shape, e.ravel(), b.ravel()
 
 
-def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray):
+def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_bounds: bool = True):
     """(rho, relative error bound) at the points (e[k], b[k]) of a decoupled model, in chunks of about
     2^16 (point, eigenvalue) pairs. The bound is the running error bound of
     :meth:`SecularArrays.rel_error` (with the rounding of the expanded coefficients, which cancel near
     beta = 1) where a root of F = 1 was found; inf where rho = rho(D) (the bracket does not resolve it), 0 for
-    models without coupling."""
+    models without coupling; all 0 (not computed) when ``error_bounds`` is False."""
     from ..operators import secular_magnitude_kernel
     lam = model.spectrum_array()
     tau = float(np.sum(lam))
@@ -264,6 +264,8 @@ def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray):
         arr = SecularArrays(method, model.decoupled, lam, e[sl], b[sl], np.full(e[sl].size, fB), tau)
         rho, _, _, found = solve_grid(arr)
         out[sl] = rho
+        if not error_bounds:
+            continue
         mags = mk(lam[None, :], e[sl][:, None], b[sl][:, None], fB, tau)
         with np.errstate(all="ignore"):
             r = arr.rel_error(rho, mags)
