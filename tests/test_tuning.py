@@ -294,13 +294,18 @@ def test_implicit_gradient_matches_finite_differences(method, B, lr, beta):
         assert g[0, 1] == pytest.approx((r(x, w + h) - r(x, w - h)) / (2 * h), rel=1e-5, abs=1e-12)
 
 
-@pytest.mark.parametrize("method, B", [("sgd", 2), ("sgd", 500), ("heavy-ball", 3), ("heavy-ball", 300),
-                                       ("nesterov", 40), ("nesterov", 2000)])
+_SLOW = pytest.mark.slow          # the direct search it is compared with takes ~10 CPU s on these
+
+
+@pytest.mark.parametrize("method, B", [("sgd", 2), ("sgd", 500), ("heavy-ball", 300),
+                                       pytest.param("heavy-ball", 3, marks=_SLOW),
+                                       pytest.param("nesterov", 40, marks=_SLOW),
+                                       pytest.param("nesterov", 2000, marks=_SLOW)])
 def test_structured_search_no_worse_than_direct_search(method, B):
     """The Newton search on the implicit derivatives reaches the direct search's optimum (or better), in
     the noise-dominated and the near-deterministic (kinked) regimes; plant: the coarse grid alone is worse."""
     from momentum_verify.numerics import tuning as T
-    model = Gaussian(np.geomspace(1e-3, 1.0, 30))
+    model = Gaussian(np.geomspace(1e-3, 1.0, 12))
     r = tune(method, model, B)
     m = T.as_method(method)
     mu, L = T._extremes(model)
