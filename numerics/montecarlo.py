@@ -329,7 +329,9 @@ def simulate(method, model: SamplingModel, batch, lr, momentum, steps: int, runs
     s = A.shape[0]
     w0 = init_weights(method, lr, momentum)
     e0 = initial_error(model.d, x0)
-    if not float(np.dot(e0, e0)) <= OVERFLOW:
+    with np.errstate(over="ignore", invalid="ignore"):   # an overflowing norm is the error reported here
+        e0_norm2 = float(np.dot(e0, e0))
+    if not e0_norm2 <= OVERFLOW:
         raise InputError("x0", f"||x_0 - x*||^2 exceeds {OVERFLOW:g}")
 
     bk = get_backend(backend, seed)

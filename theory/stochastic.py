@@ -115,6 +115,8 @@ def _check_mult(mi: sp.Expr, item: str):
     if mi.is_number:
         if not (mi.is_Integer and mi >= 1):
             raise InputError("spectrum", f"multiplicity in {item!r} must be an integer >= 1, got {mi}")
+    elif mi.is_positive is False or mi.is_integer is False or (mi - 1).is_negative:
+        raise InputError("spectrum", f"multiplicity in {item!r} must be an integer >= 1, got {mi}")
 
 
 def parse_spectrum(text: str, param: str = "spectrum") -> Spectrum:

@@ -46,6 +46,23 @@ def _command_line(args) -> str:
     return " ".join(parts)
 
 
+def _check_selection(args, file_claims) -> None:
+    """Bad input before any work: an empty --only, an --only that matches no claim, an unwritable --report."""
+    from ..theory.errors import InputError
+    from .claims import load_claims
+    from .parsing import check_output_file
+    from .runner import select
+    if args.only is not None and not [p for p in args.only.split(",") if p.strip()]:
+        raise InputError("only", f"empty pattern {args.only!r} (give claim ids or globs like 'classical.*')")
+    if args.report is not None:
+        check_output_file(args.report, "report")
+    if args.only is not None:
+        claims = file_claims if file_claims is not None else load_claims()[0]
+        if not select(claims, quick=args.quick, only=args.only):
+            raise InputError("only", f"no claim matches {args.only!r}{' among the quick ones' if args.quick else ''}"
+                                     " (ids look like 'classical.sgd-deterministic-rate'; globs like 'classical.*')")
+
+
 def run(args) -> int:
     from rich.console import Console
     from rich.table import Table
@@ -59,6 +76,7 @@ def run(args) -> int:
     if getattr(args, "claims", None):
         from .claim_file import load_claim_files
         file_claims = load_claim_files(args.claims)     # bad files: one line, exit 2, before any work
+    _check_selection(args, file_claims)                 # --only and --report, before any claim runs
     err = Console(stderr=True)
     colors = {"holds": "green", "fails": "red", "inconclusive": "yellow"}
 
@@ -91,7 +109,11 @@ def run(args) -> int:
     partial = args.quick or bool(args.only) or bool(getattr(args, "claims", None))
     path = args.report or (None if partial else DEFAULT_REPORT)
     if path:
-        write_report(outcomes, path, command=_command_line(args), prune=not partial)
+        try:
+            write_report(outcomes, path, command=_command_line(args), prune=not partial)
+        except OSError as exc:                          # checked up front; a disk that fills up since
+            from ..theory.errors import InputError
+            raise InputError("report", f"cannot write {path!r}: {exc.strerror or exc}") from None
         err.print(f"report written to {path}")
     elif partial:
         err.print("partial run: report not written (pass --report PATH to write one)")

@@ -59,6 +59,8 @@ def run(args) -> int:
     digits = parse_digits(args.digits)
     model = build_model(args)
     model.check_batch(batch)
+    from . import limits
+    limits.check_step(float(lr), model, "lr")
     res = spectral_radius(method, model, batch, lr, momentum, digits=digits, certify=args.certify)
     if args.json:
         from .json_convention import rate_json

@@ -268,6 +268,11 @@ def run(args) -> int:
     if args.backend not in ("numpy", "cupy"):
         raise InputError("backend", f"unknown backend {args.backend!r} (choose from numpy, cupy)")
     x0 = None if args.x0 is None else parse_spec(args.x0, "x0")
+    from . import limits
+    limits.check_simulate(model.d, steps, runs)          # time and memory, before anything is allocated
+    if args.plot:
+        from .parsing import check_output_file
+        check_output_file(args.plot, "plot")
 
     progress = DelayedProgress(enabled=not args.quiet and sys.stderr.isatty())
     try:

@@ -201,11 +201,19 @@ def run(args) -> int:
     batches = parse_list(args.batch, parse_batch, "batch")
     seed = _int_option(args.seed, "seed", 0)
     workers = _int_option(args.workers, "workers", 1)
+    from . import limits
+    workers, note = limits.cap_workers(workers, "workers")   # more processes than CPUs: memory, no speed
+    if note:
+        import sys
+        sys.stderr.write(f"note: {note}\n")
     model = build_model(args)
     for b in batches:
         model.check_batch(b)
     if args.plot is not None and not str(args.plot).lower().endswith(".png"):
         raise InputError("plot", f"must name a .png file, got {args.plot!r}")
+    if args.plot is not None:
+        from .parsing import check_output_file
+        check_output_file(args.plot, "plot")             # before the tuning runs
     curve = tune_curve(methods, model, batches, seed=seed, workers=workers)
     if args.plot is not None:
         try:

@@ -53,6 +53,14 @@ def compute(args) -> dict:
     scaling = None if args.momentum_scaling is None else _parse_scaling(args.momentum_scaling)
     lrs = parse_list(args.lr, parse_positive, "lr")
     horizon = parse_positive(args.horizon, "horizon")
+    from . import limits
+    if len(set(lrs)) != len(lrs):          # the fitted order divides by log(eta_1 / eta_2)
+        raise InputError("lr", f"duplicate learning rates in {args.lr!r} (give distinct values)")
+    for lr in lrs:
+        limits.check_step(lr, model, "lr")
+    total = sum(horizon / lr for lr in lrs)
+    limits.check("steps", total, f"T / eta summed over the learning rates = {total:.3g} steps", "horizon")
+    limits.check_recursion(model.d, int(total), "horizon")
     noise_scale = parse_number(args.noise_scale, "noise-scale")
     if not noise_scale >= 0:
         raise InputError("noise-scale", f"must be >= 0, got {args.noise_scale}")
