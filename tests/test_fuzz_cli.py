@@ -120,6 +120,9 @@ def check(argv):
     RESULTS["seconds"] = RESULTS.get("seconds", 0.0) + time.perf_counter() - t0
     RESULTS["runs"] += 1
     RESULTS["by_rc"][rc] = RESULTS["by_rc"].get(rc, 0) + 1
+    if os.environ.get("FUZZ_LOG"):
+        with open(os.environ["FUZZ_LOG"], "w") as fh:
+            fh.write(json.dumps(RESULTS) + "\n")
     assert "Traceback" not in err, (argv, err)
     assert rc in (0, 2), (argv, rc, err)
     if rc == 2:

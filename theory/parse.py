@@ -37,6 +37,7 @@ LIMITS = {
     "power_exponent": 10000,     # |p| of a numeric exponent in a formula
     "power_digits": 10000,       # decimal digits of an exact numeric power
 }
+_MAX_MAGNITUDE = Fraction(2) ** 1024 - Fraction(2) ** 970   # the largest double, 1.797e308
 _LIMIT_HINT = "raise it with MOMENTUM_VERIFY_LIMITS={name}=N"
 
 
@@ -77,6 +78,8 @@ def parse_number_exact(text: str, param: str) -> sp.Rational:
         if den == 0:
             raise InputError(param, f"division by zero in {text!r}")
         num /= den
+    if abs(num) > _MAX_MAGNITUDE:          # beyond double precision: every numeric route would overflow
+        raise InputError(param, f"{_short(t)} is above the double-precision range (|x| <= 1.8e308)")
     return sp.Rational(num.numerator, num.denominator)
 
 
