@@ -117,3 +117,13 @@ def test_method_and_formula():
 def test_check_runs_one_claim():
     out = mv.check("classical.sgd-deterministic-rate")
     assert [o.id for o in out] == ["classical.sgd-deterministic-rate"] and out[0].verdict.verdict == "holds"
+
+
+@pytest.mark.parametrize("module", ["momentum_verify", "momentum_verify.verify.api",
+                                    "momentum_verify.verify.model_spec", "momentum_verify.theory.sampling"])
+def test_docstring_examples_run(module):
+    """The examples in the front door's docstrings (and the model modules behind it) are executed."""
+    import doctest
+    import importlib
+    res = doctest.testmod(importlib.import_module(module), optionflags=doctest.ELLIPSIS)
+    assert res.attempted > 0 and res.failed == 0, res

@@ -413,6 +413,13 @@ class SamplingModel:
         raise NotImplementedError
 
     # display ---------------------------------------------------------------------------------------
+    def _repr_latex_(self) -> str:
+        """The model and its H (written out for d <= 8) for Jupyter."""
+        head = rf"\text{{{self.name}}}\ (d = {self.d}{'' if self.n is None else f', n = {self.n}'})"
+        if self.d > 8:
+            return f"${head}$"
+        return f"${head}:\ H = {sp.latex(self.hessian())}$"
+
     def _repr_html_(self) -> str:
         import html
         return f"<code>{html.escape(repr(self))}</code> (d = {self.d}{'' if self.n is None else f', n = {self.n}'})"

@@ -89,6 +89,10 @@ class Spectrum:
     def __str__(self) -> str:
         return ",".join(f"({sp.sstr(v)})^({sp.sstr(mi)})" for v, mi in zip(self.values, self.mults))
 
+    def _repr_latex_(self) -> str:
+        items = ", ".join(f"({sp.latex(v)})^{{{sp.latex(mi)}}}" for v, mi in zip(self.values, self.mults))
+        return rf"$\{{{items}\}}$"
+
 
 def _split_top_level(text: str, sep: str) -> list[str]:
     """Split at ``sep`` characters outside parentheses."""
@@ -215,6 +219,9 @@ class RatePolynomial:
     def coefficients(self) -> list:
         """Coefficients of ``full`` in z, highest degree first."""
         return sp.Poly(self.full, z).all_coeffs()
+
+    def _repr_latex_(self) -> str:
+        return rf"$\det(zI - T_k) = {sp.latex(self.extra)} \cdot \left({sp.latex(self.secular)}\right)$"
 
 
 def rate_polynomial(method, spectrum: Spectrum, batch=B, n=None, without_replacement: bool = False,

@@ -45,8 +45,8 @@ def _parse_x0(text: str | None, d: int):
 
 def compute(args) -> dict:
     """Parse the options, run the sweep and return the JSON object (also used for the text output)."""
-    spectrum = parse_spec(args.spectrum)
-    model = Gaussian(spectrum)
+    from .model_spec import from_spec
+    model = from_spec("gaussian", spectrum=args.spectrum)
     if (args.momentum is None) == (args.momentum_scaling is None):
         raise InputError("momentum", "give exactly one of --momentum BETA or --momentum-scaling ALPHA,C")
     momentum = None if args.momentum is None else parse_momentum(args.momentum)
