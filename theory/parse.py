@@ -29,14 +29,7 @@ from .errors import InputError
 
 FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "ln": sp.log, "min": sp.Min, "max": sp.Max}
 VARIADIC = {"min", "max"}          # functions taking two or more comma-separated arguments
-LIMITS = {
-    "formula_length": 2000,      # characters of one formula
-    "formula_depth": 50,         # nesting of parentheses, unary signs and exponents
-    "literal_digits": 400,       # digits of one number literal (mantissa; both sides of a fraction)
-    "literal_exponent": 400,     # |e| of a decimal exponent in a literal (1e400 is the largest)
-    "power_exponent": 10000,     # |p| of a numeric exponent in a formula
-    "power_digits": 10000,       # decimal digits of an exact numeric power
-}
+from .parse_limits import LIMITS  # noqa: E402  (a SymPy-free module, so the CLI reads it cheaply)
 _MAX_MAGNITUDE = Fraction(2) ** 1024 - Fraction(2) ** 970   # the largest double, 1.797e308
 _LIMIT_HINT = "raise it with MOMENTUM_VERIFY_LIMITS={name}=N"
 

@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import os
 
-from ..theory import parse as _parse
+from ..theory import parse_limits as _parse
 from ..theory.errors import InputError
 
 ENV = "MOMENTUM_VERIFY_LIMITS"
