@@ -752,15 +752,9 @@ def _check(method, cls, batch, lr, momentum):
     from ..theory.sampling import check_batch
     if not isinstance(cls, SpectrumClass):
         raise InputError("class", "must be a SpectrumClass (see parse_class)")
+    from .rates import check_params
     batch = check_batch(batch)
-    try:
-        e, b = float(lr), float(momentum)
-    except (TypeError, ValueError):
-        raise InputError("lr", f"must be a number, got {lr!r}") from None
-    if not (e > 0 and math.isfinite(e)):
-        raise InputError("lr", f"must be > 0, got {lr!r}")
-    if not (0 <= b < 1):
-        raise InputError("momentum", f"must lie in [0, 1), got {momentum!r}")
+    e, b = check_params(lr, momentum)
     m = as_method(method)
     if not m.uses_momentum and b != 0:
         raise InputError("momentum", f"{m.name} has no momentum (got {momentum!r})")

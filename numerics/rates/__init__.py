@@ -45,7 +45,7 @@ from ..operators import as_method, batch_factor_value
 from ...theory.errors import InputError
 from ...theory.sampling import SamplingModel
 
-__all__ = ["RateResult", "format_bound", "format_digits", "pick_route", "rho_grid", "spectral_radius"]
+__all__ = ["RateResult", "check_params", "format_bound", "format_digits", "pick_route", "rho_grid", "spectral_radius"]
 
 DOUBLE_DIGITS_MIN = 8     # below this many trustworthy digits a double result is recomputed in multiprecision
 DOUBLE_DIGITS_MAX = 12    # digits=N up to this may be answered in double on routes without multiprecision
@@ -57,7 +57,8 @@ GRID_DIGITS_MIN = 8       # rho_grid points with fewer trustworthy digits go thr
 MP_DENSE_AUTO_M = 8       # ... and at most this for the automatic escalation of an ill-conditioned double
 
 
-def _check_params(lr, momentum):
+def check_params(lr, momentum):
+    """(lr, momentum) as floats with lr > 0 finite and momentum in [0, 1); InputError naming the bad one."""
     try:
         e, b = float(lr), float(momentum)
     except (TypeError, ValueError):
@@ -118,7 +119,7 @@ def spectral_radius(method, model: SamplingModel, batch, lr, momentum, *, digits
     """
     method = as_method(method)
     batch = model.check_batch(batch)
-    _check_params(lr, momentum)
+    check_params(lr, momentum)
     if digits is not None:
         if isinstance(digits, bool) or not isinstance(digits, (int, np.integer)) or not 1 <= digits <= MAX_DIGITS:
             raise InputError("digits", f"must be an integer in [1, {MAX_DIGITS}], got {digits!r}")
@@ -145,7 +146,7 @@ def spectral_radius(method, model: SamplingModel, batch, lr, momentum, *, digits
 
 
 def _double(method, model, batch, lr, momentum, route) -> RateResult:
-    e, b = _check_params(lr, momentum)
+    e, b = check_params(lr, momentum)
     if route == "deterministic":
         return deterministic_result(method, model, e, b)
     if route == "secular":
