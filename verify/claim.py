@@ -47,6 +47,7 @@ class Claim:
     tolerance: str = ""
     quick: bool = True
     reading: str = "exact"
+    needs: tuple = ()        # shared work plans (verify.claims.shared) the runner computes once, up front
 
     def run(self, **options) -> Verdict:
         return self.check(**options)

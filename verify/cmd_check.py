@@ -98,9 +98,22 @@ def run(args) -> int:
         count = f"[{progress['done']}/{progress['total']}] " if workers > 1 else ""
         err.print(f"  {count}[{colors[v]}]{v}[/{colors[v]}]  {o.id}  ({o.seconds:.1f} s)", highlight=False)
 
-    with err.status("running claims", spinner="dots") if err.is_terminal else nullcontext():
+    import time
+    shared = {"t0": time.perf_counter(), "status": None}
+
+    def on_shared(done, total, stage):
+        # shared work (tuned curves several claims read): a live count, a line per tenth and per stage
+        msg = f"shared work, stage {stage}: {done}/{total} tasks"
+        if shared["status"] is not None:
+            shared["status"].update(msg)
+        step = max(1, total // 10)
+        if done == total or (not err.is_terminal and done % step == 0):
+            err.print(f"[dim]  {msg} ({time.perf_counter() - shared['t0']:.1f} s)[/dim]", highlight=False)
+
+    with err.status("running claims", spinner="dots") if err.is_terminal else nullcontext() as status:
+        shared["status"] = status
         outcomes = run_all(quick=args.quick, only=args.only, options={"momentum_rule": args.momentum_rule},
-                           claims=file_claims,
+                           claims=file_claims, on_shared=on_shared,
                            on_start=on_start, on_done=on_done, workers=workers)
     if not outcomes:
         err.print("no claim matches")

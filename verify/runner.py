@@ -13,6 +13,7 @@ import os
 import time
 import traceback
 from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
@@ -123,6 +124,12 @@ def load_error_outcome(err: LoadError) -> Outcome:
 
 _CHOSEN: list[Claim] = []        # the claims of a parallel run, inherited by the forked workers
 _OPTIONS: dict = {}
+IN_WORKER = False                # True in the worker processes of a run (a worker starts no pool of its own)
+
+
+def _worker_init() -> None:
+    global IN_WORKER
+    IN_WORKER = True
 
 
 def _run_index(i: int) -> Outcome:
@@ -138,23 +145,91 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
+def _fork_pool(workers: int) -> ProcessPoolExecutor:
+    return ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("fork"), initializer=_worker_init)
+
+
+def run_shared(claims: list[Claim], *, workers: int = 1,
+               on_progress: Callable[[int, int, int], None] | None = None) -> dict:
+    """The shared work of ``claims`` (their ``needs``, verify.claims.shared), stage by stage: the distinct
+    tasks of every plan's stage as one flat list over ``workers`` fork processes (in this process when 1),
+    results stored in this process before the next stage is planned. ``on_progress(done, total, stage)``
+    after each task. A task that raises is not stored (the claim that reads it computes it and reports the
+    error); a worker that died has its task rerun here. Returns {"tasks", "failed", "seconds", "stages"}.
+    """
+    from .claims import shared
+    plans = [p for c in claims for p in c.needs]
+    info = {"tasks": 0, "failed": 0, "seconds": 0.0, "stages": 0}
+    if not plans:
+        return info
+    t0 = time.perf_counter()
+    parallel = workers > 1 and "fork" in mp.get_all_start_methods()
+    pool = _fork_pool(workers) if parallel else None
+    try:
+        for stage_no, tasks in enumerate(shared.stages(plans), 1):
+            info["stages"] = stage_no
+            done = 0
+            if pool is None or len(tasks) == 1:
+                for fn, args in tasks:
+                    try:
+                        shared.store(fn, args, fn(*args))
+                    except Exception:
+                        info["failed"] += 1
+                    done += 1
+                    if on_progress:
+                        on_progress(done, len(tasks), stage_no)
+            else:
+                broken = False
+                futures = {pool.submit(shared.run_task, fn, args): (fn, args) for fn, args in tasks}
+                for fut in as_completed(futures):
+                    fn, args = futures[fut]
+                    try:
+                        shared.store(fn, args, fut.result())
+                    except BrokenProcessPool:          # a worker died: this task here (the claim may fail)
+                        broken = True
+                        try:
+                            shared.store(fn, args, fn(*args))
+                        except Exception:
+                            info["failed"] += 1
+                    except Exception:
+                        info["failed"] += 1
+                    done += 1
+                    if on_progress:
+                        on_progress(done, len(tasks), stage_no)
+                if broken:                              # a fresh pool for the next stage
+                    pool.shutdown(cancel_futures=True)
+                    pool = _fork_pool(workers)
+            info["tasks"] += len(tasks)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
+    info["seconds"] = time.perf_counter() - t0
+    return info
+
+
 def run_all(*, quick: bool = False, only: str | None = None, options: dict | None = None,
             on_start: Callable[[Claim, int, int], None] | None = None,
             on_done: Callable[[Outcome], None] | None = None,
+            on_shared: Callable[[int, int, int], None] | None = None,
             claims: list[Claim] | None = None, workers: int = 1) -> list[Outcome]:
     """Load (unless ``claims`` is given), select and run the claims; load errors come first, then the
     outcomes in the claims' order.
 
-    ``workers`` > 1 runs the claims in that many processes (``concurrent.futures`` with fork, so claims
-    from claim files travel too); the longest claims are submitted first, ``on_start`` is called when a
-    claim is submitted and ``on_done`` as each one finishes. Each claim runs as in a serial run (its own
-    seeds), so verdicts do not depend on ``workers``.
+    First the shared work of the chosen claims (:func:`run_shared`: tuned curves and searches that
+    several claims read, each computed once, ``on_shared`` reporting progress), then the claims.
+    ``workers`` > 1 runs both in that many processes (``concurrent.futures`` with fork, so claims from
+    claim files travel too, and the claims' workers inherit the shared results); a worker starts no pool
+    of its own. The longest claims are submitted first, ``on_start`` is called when a claim is submitted
+    and ``on_done`` as each one finishes. Each claim computes what it reads with the same arguments and
+    seeds as a serial run, so verdicts do not depend on ``workers``.
     """
     errors: list[LoadError] = []
     if claims is None:
         claims, errors = load_claims()
     chosen = select(claims, quick=quick, only=only)
     out = [load_error_outcome(e) for e in errors]
+    workers = 1 if IN_WORKER else workers
+    run_shared(chosen, workers=workers, on_progress=on_shared)
     if workers <= 1 or len(chosen) <= 1 or "fork" not in mp.get_all_start_methods():
         for i, c in enumerate(chosen):
             if on_start:
@@ -169,7 +244,7 @@ def run_all(*, quick: bool = False, only: str | None = None, options: dict | Non
     order = sorted(range(len(chosen)), key=lambda i: chosen[i].quick)      # the long ones first
     results: dict[int, Outcome] = {}
     try:
-        with ProcessPoolExecutor(max_workers=min(workers, len(chosen)), mp_context=mp.get_context("fork")) as pool:
+        with _fork_pool(min(workers, len(chosen))) as pool:
             futures = {}
             for n, i in enumerate(order):
                 if on_start:

@@ -526,6 +526,11 @@ def loizou_richtarik_claim(a1_text: str = LR_A1, a2_text: str = LR_A2, *,
 # --------------------------------------------------------------------------------------------------
 # 10. Lee, Cheng, Paquette, Paquette 2022 (and Jain et al. 2018): momentum saturates near kappa_bar/sqrt(kappa)
 # --------------------------------------------------------------------------------------------------
+def _panel_needs(instances) -> tuple:
+    from .garg_derezinski import panel_needs       # the shared tuned curves of the gd2026 panel
+    return panel_needs(instances)
+
+
 def lee_saturation_claim(scale_text: str = "kappa_bar/sqrt(kappa)", *,
                          claim_id: str = "classical.lee-implicit-conditioning-ratio", quick: bool = False) -> Claim:
     """Measured comparison on the gaussian panel of gd2026 (heavy ball = SGD with momentum)."""
@@ -569,7 +574,7 @@ def lee_saturation_claim(scale_text: str = "kappa_bar/sqrt(kappa)", *,
                  "MATH.md §7", statement, check,
                  tolerance=("holds: saturation within a factor 4 of the scale, B·K_hb >= 0.5 K_sgd(1) below scale/4, "
                             "K_hb(largest B) <= sqrt(kappa); fails: saturation off by more than a factor 16"),
-                 quick=quick, reading="as reported")
+                 quick=quick, reading="as reported", needs=_panel_needs(GAUSSIAN_PANEL))
 
 
 # --------------------------------------------------------------------------------------------------

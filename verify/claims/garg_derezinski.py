@@ -9,7 +9,6 @@ kappa_bar/kappa and kappa_bar/sqrt(kappa). Curves are computed once per instance
 from __future__ import annotations
 
 import math
-import os
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -21,12 +20,12 @@ from ...theory.formulas import deterministic_tuning
 from ...theory.parse import parse_expression
 from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
 from .common import condition_numbers, sig, stated, within_factor
+from .shared import cached
 from .instances import GAUSSIAN_PANEL, PANEL, Instance  # noqa: F401  (shared instances; re-exported)
 
 SOURCE = "Garg and Derezinski (2026), abstract, as reported in MATH.md §7"
 METHODS = ("sgd", "heavy-ball", "nesterov")
 MOMENTUM = ("heavy-ball", "nesterov")
-WORKERS = min(2, os.cpu_count() or 1)   # processes for the independent tuning points
 TUNER_ROUTE = ("numeric (numerics.tuning global search over (eta, beta), and a 1-D step search along Polyak's "
                "relation; secular / dense routes, double)")
 
@@ -60,27 +59,81 @@ class Measured:
         return self.cn["kappa_bar"] / math.sqrt(self.cn["kappa"])
 
 
+# --------------------------------------------------------------------------------------------------
+# the shared work: one task per tuned point and per rule search (verify.claims.shared), so that a
+# parallel run computes each once, over every core, for every claim that reads the panel
+# --------------------------------------------------------------------------------------------------
+def tune_point(method: str, name: str, batch) -> "TuneResult":  # noqa: F821
+    """numerics.tuning.tune of ``method`` on panel instance ``name`` at ``batch`` (seed 0, default grid):
+    the point tune_curve computes, each point being tuned independently."""
+    from ...numerics.tuning import tune
+    return tune(method, PANEL[name].model(), batch)
+
+
+@lru_cache(maxsize=None)
+def panel_cn(name: str) -> dict:
+    """Condition numbers of a panel instance (common.condition_numbers)."""
+    return condition_numbers(PANEL[name].model())
+
+
+def rule_search(method: str, name: str, batch, rule_text: str, eta_max: float) -> tuple[float, float, float]:
+    """best_K_under_rule on panel instance ``name`` with the momentum rule ``rule_text`` (parsed)."""
+    rule = _rule_kernel(parse_momentum_rule(rule_text))
+    return best_K_under_rule(method, PANEL[name].model(), batch, rule, panel_cn(name), eta_max)
+
+
+def _eta_max(method: str, name: str, batch) -> float:
+    """Upper end of the rule's step search: 4 x the larger of the tuned steps of ``method`` and sgd."""
+    return 4 * max(float(cached(tune_point, method, name, batch).lr), float(cached(tune_point, "sgd", name, batch).lr))
+
+
+def panel_plan(name: str):
+    """Shared-work plan of :func:`measure`: the tuned points (momentum methods first, the costlier ones),
+    then the rule searches at the tuned steps."""
+    inst = PANEL[name]
+    yield [(tune_point, (m, name, B)) for m in METHODS[::-1] for B in inst.batches]
+    yield [(rule_search, (m, name, B, DEFAULT_RULES[m], _eta_max(m, name, B))) for m in MOMENTUM for B in inst.batches]
+    measure(name)       # here, once: forked claim workers inherit it (and the symbolic K_det)
+
+
+def simple_rule_plan(name: str):
+    """Shared-work plan of claim 4 (default rules): the panel, then the rule searches at its batches."""
+    yield from panel_plan(name)
+    ms = measure(name)
+    yield [(rule_search, (m, name, B, DEFAULT_RULES[m], _rule_eta_max(ms, m, B)))
+           for m in MOMENTUM for B in RULE_BATCHES if B in ms.batches]
+
+
+def panel_needs(instances) -> tuple:
+    """``Claim.needs`` of a claim that reads :func:`measure` on ``instances``."""
+    return tuple((panel_plan, name) for name in instances)
+
+
+def _rule_eta_max(ms: "Measured", method: str, batch) -> float:
+    i = ms.batches.index(batch)
+    return 4 * max(ms.lr[method][i], ms.lr["sgd"][i])
+
+
 @lru_cache(maxsize=None)
 def measure(name: str) -> Measured:
     """Tune every method at every batch of the instance (cached for the process).
 
     Two search routes for the momentum optimum: numerics.tuning's global search, and a 1-D step search
     along Polyak's relation (``DEFAULT_RULES``); every evaluated point bounds the optimum from above, so
-    K* = min of the two. Batches where the second route won are recorded (``tuner_beaten``)."""
-    from ...numerics.tuning import loglog_slope, saturation_batch, tune_curve
+    K* = min of the two. Batches where the second route won are recorded (``tuner_beaten``). The points
+    and searches are shared tasks (:func:`panel_plan`), read from the run's store when computed there."""
+    from ...numerics.tuning import loglog_slope, saturation_batch
     inst = PANEL[name]
-    model = inst.model()
-    cn = condition_numbers(model)
-    curve = tune_curve(list(METHODS), model, list(inst.batches), workers=WORKERS)
-    tuned = {m: [float(r.K) if r.rho < 1 else math.inf for r in curve.results[m]] for m in METHODS}
-    lr = {m: [float(r.lr) for r in curve.results[m]] for m in METHODS}
-    mom = {m: [float(r.momentum) for r in curve.results[m]] for m in METHODS}
+    cn = panel_cn(name)
+    results = {m: [cached(tune_point, m, name, B) for B in inst.batches] for m in METHODS}
+    tuned = {m: [float(r.K) if r.rho < 1 else math.inf for r in results[m]] for m in METHODS}
+    lr = {m: [float(r.lr) for r in results[m]] for m in METHODS}
+    mom = {m: [float(r.momentum) for r in results[m]] for m in METHODS}
     K, beaten = {"sgd": tuned["sgd"]}, {}
     for m in MOMENTUM:
-        rule = _rule_kernel(parse_momentum_rule(DEFAULT_RULES[m]))
         K[m], beaten[m] = [], []
         for i, B in enumerate(inst.batches):
-            K_r, e, b = best_K_under_rule(m, model, B, rule, cn, 4 * max(lr[m][i], lr["sgd"][i]))
+            K_r, e, b = cached(rule_search, m, name, B, DEFAULT_RULES[m], 4 * max(lr[m][i], lr["sgd"][i]))
             if K_r < tuned[m][i] * (1 - 1e-6):
                 beaten[m].append(f"B = {B}: {sig(K_r, 5)} < {sig(tuned[m][i], 5)}")
                 lr[m][i], mom[m][i] = e, b
@@ -172,7 +225,7 @@ def accelerates_claim(instances=tuple(PANEL), *, claim_id="gd2026.1-momentum-acc
 
     return Claim(claim_id, SOURCE + " (claim 1)", statement, check,
                  tolerance="acceleration >= 1 - 1e-6 everywhere (else fails); >= 2 beyond 4x SGD's saturation batch",
-                 quick=quick, reading="as reported")
+                 quick=quick, reading="as reported", needs=panel_needs(instances))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -221,7 +274,7 @@ def linear_acceleration_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.2-li
                  tolerance=("holds: slope in [0.75, 1.25] and momentum saturation >= 4x SGD's; fails: momentum "
                             "saturation < 1.5x SGD's (the dense instances use a factor-4 batch grid); otherwise "
                             "inconclusive (every method and instance)"),
-                 quick=quick, reading="as reported")
+                 quick=quick, reading="as reported", needs=panel_needs(instances))
 
 
 def saturation_scales_claim(sgd_scale_text="kappa_bar/kappa", mom_scale_text="kappa_bar/sqrt(kappa)",
@@ -259,7 +312,7 @@ def saturation_scales_claim(sgd_scale_text="kappa_bar/kappa", mom_scale_text="ka
 
     return Claim(claim_id, SOURCE + " (claim 2, heuristic scales)", statement, check,
                  tolerance="every ratio within a factor 4 (holds); any beyond a factor 16 fails; else inconclusive",
-                 quick=quick, reading="as reported")
+                 quick=quick, reading="as reported", needs=panel_needs(instances))
 
 
 def deterministic_limit_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.2-deterministic-limit.gaussian",
@@ -287,7 +340,8 @@ def deterministic_limit_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.2-de
                        precision="double precision tuned rates; deterministic K evaluated at 30 digits")
 
     return Claim(claim_id, SOURCE + " (claim 2, large-batch limit)", statement, check,
-                 tolerance="K_momentum(largest B) <= 1.25 x deterministic tuned K", quick=quick, reading="as reported")
+                 tolerance="K_momentum(largest B) <= 1.25 x deterministic tuned K", quick=quick, reading="as reported",
+                 needs=panel_needs(instances))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -368,18 +422,15 @@ def simple_momentum_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.4-simple
         worst = 0.0
         for name in instances:
             ms = measure(name)
-            model = ms.inst.model()
             row = {}
             for m in MOMENTUM:
                 row[f"{m}: batches where the Polyak-relation search beat the tuner (K_opt = the better)"] = \
                     ms.tuner_beaten[m] or "none"
-                rule = _rule_kernel(exprs[m])
                 cells = {}
                 for B in [b for b in RULE_BATCHES if b in ms.batches]:
                     i = ms.batches.index(B)
                     K_opt = ms.K[m][i]
-                    eta_max = 4 * max(ms.lr[m][i], ms.lr["sgd"][i])
-                    K_rule, e, b = best_K_under_rule(m, model, B, rule, ms.cn, eta_max)
+                    K_rule, e, b = cached(rule_search, m, name, B, rules[m], _rule_eta_max(ms, m, B))
                     ratio = K_rule / K_opt
                     worst = max(worst, ratio)
                     cells[f"B = {B}"] = (f"K_rule/K_opt = {sig(ratio, 4)} (K_rule {sig(K_rule, 5)} at eta "
@@ -398,7 +449,8 @@ def simple_momentum_claim(instances=GAUSSIAN_PANEL, *, claim_id="gd2026.4-simple
 
     return Claim(claim_id, SOURCE + " (claim 4)", statement, check,
                  tolerance=f"K_rule <= {NEAR_OPTIMAL} K_opt at every instance, method and batch (holds); otherwise "
-                           "inconclusive (another rule may work)", quick=quick, reading="as reported")
+                           "inconclusive (another rule may work)", quick=quick, reading="as reported",
+                 needs=tuple((simple_rule_plan, name) for name in instances))
 
 
 # --------------------------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ import math
 
 from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
 from .common import stated, value
+from .shared import cached
 
 # The parameters are floats. At critical damping (Polyak's and Nesterov's optima) the blocks are Jordan
 # blocks, whose eigenvalues move by the square root of a perturbation: rounding eta, beta to double
@@ -147,7 +148,7 @@ def minimax_curve_claim(methods=("heavy-ball", "nesterov"), batches=(1, 4, 16, 6
     def check(**_):
         from ...numerics.tuning import loglog_slope, saturation_batch
         SpectrumClass, _, minimax_tune = _wc()
-        cls = SpectrumClass("gaussian", 1.0, kappa, d, kappa_bar)
+        cls = SpectrumClass("gaussian", 1.0, kappa, d, kappa_bar)     # the plan's class (same fields, equal)
         nums = {"class": f"gaussian C(1, {kappa:g}, {d}), kappa_bar = {kappa_bar:g} (tr H = {cls.trace():g}); "
                          f"kappa_bar/kappa = {kappa_bar / kappa:.3g}, kappa_bar/sqrt(kappa) = {kappa_bar / math.sqrt(kappa):.3g}"}
         worst_ratio = 1.0
@@ -155,10 +156,10 @@ def minimax_curve_claim(methods=("heavy-ball", "nesterov"), batches=(1, 4, 16, 6
         for method in methods:
             Ks, rules = [], []
             for B in batches:
-                t = minimax_tune(method, cls, B)
+                t = cached(minimax_tune, method, cls, B)
                 Km = t.K_minimax
                 Ks.append(Km)
-                rk = min(_rule_K(method, cls, B, 1 - min(c * B / kappa_bar, 1 / math.sqrt(kappa))) for c in cs)
+                rk = min(cached(_rule_K, method, cls, B, _rule_beta(c, B, kappa, kappa_bar)) for c in cs)
                 rules.append(rk)
                 worst_ratio = max(worst_ratio, rk / Km)
                 nums[f"{method} B={B}"] = (f"K_minimax = {Km:.5g}, K_instance (worst instance) = {t.K_instance:.5g}, "
@@ -176,7 +177,22 @@ def minimax_curve_claim(methods=("heavy-ball", "nesterov"), batches=(1, 4, 16, 6
                        "a measurement (no threshold from the sources): the paper's exact constants are not in the repo",
                        "double precision; searches (local optima possible), K to about 4 digits")
     return Claim("worst_case.minimax-curve", "Garg and Derezinski (2026), as reported (MATH.md §7)", statement, check,
-                 "measurement", quick=False, reading="as reported")
+                 "measurement", quick=False, reading="as reported",
+                 needs=((minimax_curve_plan, tuple(methods), tuple(batches), kappa, d, kappa_bar, tuple(cs)),))
+
+
+def _rule_beta(c: float, batch, kappa: float, kappa_bar: float) -> float:
+    """The rule's momentum 1 - min(c B/kappa_bar, 1/sqrt(kappa)) (capped: several c can give the same beta,
+    computed once)."""
+    return 1 - min(c * batch / kappa_bar, 1 / math.sqrt(kappa))
+
+
+def minimax_curve_plan(methods, batches, kappa, d, kappa_bar, cs):
+    """Shared-work plan of the minimax curve: every minimax tuning and rule search as one task."""
+    from ...numerics.worst_case import SpectrumClass, minimax_tune
+    cls = SpectrumClass("gaussian", 1.0, kappa, d, kappa_bar)
+    yield ([(minimax_tune, (m, cls, B)) for m in methods for B in batches] +
+           [(_rule_K, (m, cls, B, _rule_beta(c, B, kappa, kappa_bar))) for m in methods for B in batches for c in cs])
 
 
 CLAIMS = [
