@@ -482,17 +482,20 @@ def _envelope(pt: _Point, z: float, a: float, b: float, mbar: float):
         return float(f(np.array([x]))[0]), x, x, 0.0
     left, right = _grid(a, mbar, 129), _grid(mbar, b, 129)
 
-    def best_pair(l, r):
+    def best_pair(l, r, geo=None):
         fl, fr = f(l), f(r)
-        L1, R1 = l[:, None], r[None, :]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            V = np.where(R1 > L1, (fl[:, None] * (R1 - mbar) + fr[None, :] * (mbar - L1)) / (R1 - L1),
-                         np.maximum(fl[:, None], fr[None, :]))
-        V = np.where(np.isfinite(V), V, -np.inf)
+        A, Bm, D, ties = geo or _pair_geometry(l, r, mbar)
+        with np.errstate(all="ignore"):
+            V = fl[:, None] * A                 # the chord at mbar, (fl (r - mbar) + fr (mbar - l)) / (r - l),
+            V += fr[None, :] * Bm               # in the same floating-point operations as written out
+            V /= D
+        for i, j in ties:                       # r == l (both at mbar): the larger value
+            V[i, j] = max(fl[i], fr[j])
+        V[~np.isfinite(V)] = -np.inf
         i, j = np.unravel_index(int(np.argmax(V)), V.shape)
         return float(V[i, j]), i, j, fl, fr
 
-    v, i, j, fl, fr = best_pair(left, right)
+    v, i, j, fl, fr = best_pair(left, right, _pair_geometry_cached(a, mbar, b))
     for _ in range(ZOOM_LEVELS):
         l = np.linspace(left[max(i - 1, 0)], left[min(i + 1, left.size - 1)], 17)
         r = np.linspace(right[max(j - 1, 0)], right[min(j + 1, right.size - 1)], 17)
@@ -502,6 +505,23 @@ def _envelope(pt: _Point, z: float, a: float, b: float, mbar: float):
     l1, l2 = float(left[i]), float(right[j])
     nu = (float(fr[j]) - float(fl[i])) / (l2 - l1) if l2 > l1 else 0.0
     return v, l1, l2, nu
+
+
+def _pair_geometry(l: np.ndarray, r: np.ndarray, mbar: float):
+    """(r - mbar, mbar - l, r - l, pairs with r <= l) of the chords of :func:`_envelope` at mbar."""
+    A, Bm = (r - mbar)[None, :], (mbar - l)[:, None]
+    D = r[None, :] - l[:, None]
+    ties = [tuple(int(k) for k in ij) for ij in np.argwhere(~(D > 0))]
+    return A, Bm, D, ties
+
+
+@lru_cache(maxsize=64)
+def _pair_geometry_cached(a: float, mbar: float, b: float):
+    """:func:`_pair_geometry` of the first-level grids (the same for every z of one search)."""
+    A, Bm, D, ties = _pair_geometry(_grid(a, mbar, 129), _grid(mbar, b, 129), mbar)
+    for x in (A, Bm, D):
+        x.setflags(write=False)
+    return A, Bm, D, ties
 
 
 def _phi_star(pt: _Point, cls: SpectrumClass, z: float, res: Resolution = FINE):

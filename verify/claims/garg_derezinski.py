@@ -88,10 +88,10 @@ def _eta_max(method: str, name: str, batch) -> float:
 
 
 def panel_plan(name: str):
-    """Shared-work plan of :func:`measure`: the tuned points (momentum methods first, the costlier ones),
-    then the rule searches at the tuned steps."""
+    """Shared-work plan of :func:`measure`: the tuned points (momentum ones costlier), then the rule searches
+    at the tuned steps."""
     inst = PANEL[name]
-    yield [(tune_point, (m, name, B)) for m in METHODS[::-1] for B in inst.batches]
+    yield [(tune_point, (m, name, B), 1 if m == "sgd" else 3) for m in METHODS for B in inst.batches]
     yield [(rule_search, (m, name, B, DEFAULT_RULES[m], _eta_max(m, name, B))) for m in MOMENTUM for B in inst.batches]
     measure(name)       # here, once: forked claim workers inherit it (and the symbolic K_det)
 

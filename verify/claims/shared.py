@@ -2,6 +2,7 @@
 
 A *task* is ``(fn, args)``: a module-level function and hashable arguments; its result is stored under
 ``(fn's module and name, args)`` in this process (:func:`cached` reads it, or computes and stores it).
+A task may carry a third item, a relative cost (default 1): the costliest tasks of a stage start first.
 A *plan* is ``(generator function, args)``; the generator yields lists of tasks, stage by stage, and may
 read the results of earlier stages with :func:`cached` (they are stored before it resumes). Claims list
 their plans in ``Claim.needs``; the runner (verify.runner.run_all) runs the tasks of every chosen
@@ -66,10 +67,11 @@ def stages(plans) -> Iterator[list[tuple]]:
             except StopIteration:
                 continue
             alive.append(g)
-            for fn, args in stage:
-                key = task_key(fn, tuple(args))
+            for t in stage:
+                fn, args, cost = t[0], tuple(t[1]), (t[2] if len(t) > 2 else 1.0)
+                key = task_key(fn, args)
                 if key not in _STORE and key not in tasks:
-                    tasks[key] = (fn, tuple(args))
+                    tasks[key] = (cost, fn, args)
         gens = alive
-        if tasks:
-            yield list(tasks.values())
+        if tasks:       # the costliest first (a long task started last would idle the other workers)
+            yield [(fn, args) for _, fn, args in sorted(tasks.values(), key=lambda t: -t[0])]

@@ -191,8 +191,8 @@ def minimax_curve_plan(methods, batches, kappa, d, kappa_bar, cs):
     """Shared-work plan of the minimax curve: every minimax tuning and rule search as one task."""
     from ...numerics.worst_case import SpectrumClass, minimax_tune
     cls = SpectrumClass("gaussian", 1.0, kappa, d, kappa_bar)
-    yield ([(minimax_tune, (m, cls, B)) for m in methods for B in batches] +
-           [(_rule_K, (m, cls, B, _rule_beta(c, B, kappa, kappa_bar))) for m in methods for B in batches for c in cs])
+    yield ([(minimax_tune, (m, cls, B), 100) for m in methods for B in batches] +         # ~250 class estimates
+           [(_rule_K, (m, cls, B, _rule_beta(c, B, kappa, kappa_bar)), 15) for m in methods for B in batches for c in cs])
 
 
 CLAIMS = [
