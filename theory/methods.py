@@ -22,11 +22,20 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-import sympy as sp
-
 from .errors import InputError
-from .parse import parse_expression
-from .symbols import beta, eta
+from .lazy import LazyModule
+
+# SymPy and the parser load on first use: a built-in method (:class:`BuiltinMethod`) answers its name,
+# parameters and state size without them, so the numeric fast paths never import SymPy
+sp = LazyModule("sympy")
+_symbols = LazyModule(f"{__package__}.symbols")
+
+
+def parse_expression(text, names, param="formula"):
+    """:func:`theory.parse.parse_expression` (imported on first use)."""
+    from .parse import parse_expression as parse
+    return parse(text, names, param)
+
 
 #: names a parameter may not take: the spectral variable, eigenvalues, batch factor, trace, the
 #: initial error and the functions of the parser (they would collide inside the derivations)
@@ -36,16 +45,20 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*\Z")
 _INTERVAL = re.compile(r"\s*([\[(])\s*([^,]+?)\s*,\s*([^,]+?)\s*([\])])\s*\Z")
 #: default ranges: a step is positive, a momentum lies in [0, 1); other parameters are any real
 DEFAULT_RANGES = {"eta": "(0, inf)", "beta": "[0, 1)"}
-_E0 = sp.Symbol("e0")
+
+
+def _e0():
+    """The initial error e0 as a symbol (in ``init`` formulas)."""
+    return sp.Symbol("e0")
 
 
 def parameter_symbol(name: str, lo=None) -> sp.Symbol:
     """The SymPy symbol of a parameter: ``eta`` and ``beta`` are the shared ones of :mod:`theory.symbols`;
     others are positive / nonnegative / real according to the lower end ``lo`` of their range."""
     if name == "eta":
-        return eta
+        return _symbols.eta
     if name == "beta":
-        return beta
+        return _symbols.beta
     if lo is not None and lo.is_number and lo > 0:
         return sp.Symbol(name, positive=True)
     if lo is not None and lo.is_number and lo >= 0:
@@ -235,7 +248,7 @@ class Method:
         cm = sp.ImmutableMatrix([formula(x, f"{_k(where, 'c')}[{i}]") for i, x in enumerate(vecs["c"])])
         init = None
         if "init" in vecs:
-            init = sp.ImmutableMatrix([_init_coefficient(x, {**names, "e0": _E0}, f"{_k(where, 'init')}[{i}]")
+            init = sp.ImmutableMatrix([_init_coefficient(x, {**names, "e0": _e0()}, f"{_k(where, 'init')}[{i}]")
                                        for i, x in enumerate(vecs["init"])])
         defaults = {}
         dflt = data.get("defaults", {})
@@ -344,7 +357,7 @@ class Method:
         if "beta" in self.parameters:
             raise InputError("momentum", f"method {self.name} still has its momentum beta: bind it first")
         r = self.range(name)
-        m = self.at(**{name: beta})
+        m = self.at(**{name: _symbols.beta})
         ranges = tuple((p, r if p == "beta" else q) for p, q in m.ranges)
         return Method(f"{self.name}(momentum={name})", m.A, m.b, m.c, m.update, True, parameters=m.parameters,
                       ranges=ranges, init=m.init, defaults=m.defaults, bound=self.bound)
@@ -360,12 +373,17 @@ class Method:
                "b": [str(x) for x in self.b], "c": [str(x) for x in self.c],
                "ranges": {p: str(r) for p, r in self.ranges}}
         if self.init is not None:
-            out["init"] = [str(w * _E0) for w in self.init]
+            out["init"] = [str(w * _e0()) for w in self.init]
         if self.defaults:
             out["defaults"] = {p: str(v) for p, v in self.defaults}
         if self.update:
             out["update"] = self.update
         return out
+
+    def __hash__(self):
+        # name, parameters and what was bound (equal methods agree on them): cheap, and a built-in
+        # method hashes without building its triple
+        return hash((self.name, self.parameters, self.bound))
 
     def __repr__(self) -> str:
         return (f"Method({self.name!r}, s={self.s}, parameters={self.parameters}, A={list(map(list, self.A.tolist()))}, "
@@ -382,9 +400,10 @@ def _init_coefficient(text, names, key):
         text = repr(text)
     if not isinstance(text, str):
         raise InputError(key, f"must be a formula string in e0, got {text!r}")
+    e0 = _e0()
     e = sp.expand(parse_expression(text, names, key))
-    w = sp.diff(e, _E0)
-    if w.has(_E0) or sp.simplify(e - w * _E0) != 0:
+    w = sp.diff(e, e0)
+    if w.has(e0) or sp.simplify(e - w * e0) != 0:
         raise InputError(key, f"must be a multiple of e0 (the initial error), e.g. 'e0' or '0', got {text!r}")
     return w
 
@@ -437,7 +456,70 @@ BUILTIN_DATA = [
      "update": "m+ = beta m + (1 - beta) g(x); x+ = x - eta m+  (dampened)"},
 ]
 
-METHODS: dict[str, Method] = {d["name"]: Method.from_data(d) for d in BUILTIN_DATA}
+
+
+class BuiltinMethod(Method):
+    """A built-in method: the :class:`Method` that ``Method.from_data(data)`` gives, whose triple is read
+    (with SymPy) only when first asked for.
+
+    Its name, parameters, ``uses_momentum`` and state size ``s`` come from the data directly, so the
+    numeric fast paths (the shipped kernels of :mod:`numerics.generated`, keyed by the name) never
+    import SymPy; ``A``, ``b``, ``c``, ``init`` and ``ranges`` (and everything derived from them) are
+    those of the full method. One object per name: two built-ins compare by name, and a pickled copy
+    comes back as the registry's object. It equals the full method (and hashes like it).
+
+    >>> m = METHODS["heavy-ball"]
+    >>> m.name, m.s, m.parameters, m.uses_momentum
+    ('heavy-ball', 2, ('eta', 'beta'), True)
+    >>> m.A
+    Matrix([
+    [beta + 1, -beta],
+    [       1,     0]])
+    """
+
+    def __init__(self, data: dict):                  # pylint: disable=super-init-not-called
+        for key, value in (("name", data["name"]), ("update", data.get("update", "")),
+                           ("uses_momentum", "beta" in data["parameters"]),
+                           ("parameters", tuple(data["parameters"])), ("defaults", ()), ("bound", ()),
+                           ("_data", data), ("_full", None)):
+            object.__setattr__(self, key, value)
+
+    def full(self) -> Method:
+        """The method built through :meth:`Method.from_data` (SymPy; once)."""
+        if self._full is None:
+            object.__setattr__(self, "_full", Method.from_data(self._data))
+        return self._full
+
+    A = property(lambda self: self.full().A, doc="A (s, s), entries in the parameters")
+    b = property(lambda self: self.full().b, doc="b (s, 1)")
+    c = property(lambda self: self.full().c, doc="c (s, 1)")
+    init = property(lambda self: self.full().init, doc="the initial-state weights (None: all ones)")
+    ranges = property(lambda self: self.full().ranges, doc="((name, Range), ...) for every parameter")
+
+    @property
+    def s(self) -> int:
+        """Number of stacked copies of the error in the state (rows of ``A`` in the data)."""
+        return len(self._data["A"])
+
+    def __eq__(self, other):
+        if type(other) is BuiltinMethod:
+            return self.name == other.name
+        if isinstance(other, Method):
+            return self.full() == other
+        return NotImplemented
+
+    __hash__ = Method.__hash__
+
+    def __reduce__(self):
+        return (builtin_method, (self.name,))
+
+
+METHODS: dict[str, Method] = {d["name"]: BuiltinMethod(d) for d in BUILTIN_DATA}
+
+
+def builtin_method(name: str) -> BuiltinMethod:
+    """The registry's built-in method ``name`` (what a pickled built-in method unpickles to)."""
+    return METHODS[name]
 
 
 def get_method(name) -> Method:

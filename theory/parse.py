@@ -30,13 +30,8 @@ from .errors import InputError
 FUNCTIONS = {"sqrt": sp.sqrt, "log": sp.log, "exp": sp.exp, "ln": sp.log, "min": sp.Min, "max": sp.Max}
 VARIADIC = {"min", "max"}          # functions taking two or more comma-separated arguments
 from .parse_limits import LIMITS  # noqa: E402  (a SymPy-free module, so the CLI reads it cheaply)
-_MAX_MAGNITUDE = Fraction(2) ** 1024 - Fraction(2) ** 970   # the largest double, 1.797e308
-_LIMIT_HINT = "raise it with MOMENTUM_VERIFY_LIMITS={name}=N"
-
-
-def limit_error(param: str, what: str, name: str) -> InputError:
-    """The refusal of a value over ``LIMITS[name]``: the message names the limit and how to raise it."""
-    return InputError(param, f"{what} (limit {name} = {LIMITS[name]}; {_LIMIT_HINT.format(name=name)})")
+from .parse_number import MAX_MAGNITUDE as _MAX_MAGNITUDE, limit_error, parse_fraction  # noqa: E402,F401
+from .parse_number import literal as _literal, short as _short  # noqa: E402,F401
 
 
 _TOKEN = re.compile(r"\s*(?:(\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)|([A-Za-z_][A-Za-z_0-9]*)|(\*\*|[-+*/^(),]))")
@@ -58,45 +53,10 @@ def _tokenize(text: str, param: str):
 
 
 def parse_number_exact(text: str, param: str) -> sp.Rational:
-    """A decimal or a fraction 'p/q' as an exact Rational (decimals are read exactly: 0.1 = 1/10)."""
-    t = text.strip()
-    if len(t) > 2 * LIMITS["literal_digits"] + 40:
-        raise limit_error(param, f"number literal of {len(t)} characters is too long", "literal_digits")
-    m = re.fullmatch(r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)(?:\s*/\s*(\d+\.?\d*(?:[eE][-+]?\d+)?))?", t)
-    if not m:
-        raise InputError(param, f"not a number: {text!r} (use a decimal like 0.25 or a fraction like 1/4)")
-    num = _literal(m.group(1), param)
-    if m.group(2) is not None:
-        den = _literal(m.group(2), param)
-        if den == 0:
-            raise InputError(param, f"division by zero in {text!r}")
-        num /= den
-    if abs(num) > _MAX_MAGNITUDE:          # beyond double precision: every numeric route would overflow
-        raise InputError(param, f"{_short(t)} is above the double-precision range (|x| <= 1.8e308)")
+    """A decimal or a fraction 'p/q' as an exact Rational (decimals are read exactly: 0.1 = 1/10);
+    the value of :func:`theory.parse_number.parse_fraction`."""
+    num = parse_fraction(text, param)
     return sp.Rational(num.numerator, num.denominator)
-
-
-_LITERAL = re.compile(r"[-+]?(\d*)\.?(\d*)(?:[eE]([-+]?\d+))?")
-
-
-def _literal(text: str, param: str) -> Fraction:
-    """One decimal literal as an exact Fraction, after checking its digits and exponent (``Fraction``
-    itself would build 10**999999999 for ``1e999999999``)."""
-    m = _LITERAL.fullmatch(text)
-    digits = len((m.group(1) + m.group(2)).lstrip("0")) if m else len(text)
-    if digits > LIMITS["literal_digits"]:
-        raise limit_error(param, f"number with {digits} digits", "literal_digits")
-    if m and m.group(3) is not None:
-        exp = m.group(3).lstrip("+-").lstrip("0")
-        if len(exp) > 6 or int(exp or 0) > LIMITS["literal_exponent"]:
-            raise limit_error(param, f"exponent e{m.group(3)} is too large", "literal_exponent")
-    return Fraction(text)
-
-
-def _short(x, limit: int = 60) -> str:
-    """``x`` as text, cut to ``limit`` characters (messages stay one short line)."""
-    t = str(x)
-    return repr(t if len(t) <= limit else t[:limit - 3] + "...")
 
 
 def _within(x: sp.Expr, bound: float) -> bool:

@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 
 from ..theory.errors import InputError
-from ..theory.parse import parse_number_exact
+from ..theory.parse_number import parse_fraction
 from . import limits
 
 
 def parse_number(text: str, param: str) -> float:
     """A decimal or a fraction like '1/3', as a float (refused where double precision cannot hold it:
-    above 1.8e308 in magnitude, or nonzero and below 5e-324)."""
-    exact = parse_number_exact(str(text), param)
+    above 1.8e308 in magnitude, or nonzero and below 5e-324). Read exactly as a Fraction (no SymPy),
+    then rounded once to the nearest double."""
+    exact = parse_fraction(str(text), param)
     try:
         v = float(exact)
     except OverflowError:
@@ -38,7 +39,7 @@ def _short(text, limit: int = 40) -> str:
 def parse_int(text, param: str) -> int:
     """A decimal integer of at most ``theory.parse.LIMITS['literal_digits']`` digits (Python's ``int``
     would refuse 4,300 digits with its own ValueError, and accepts '1_000')."""
-    from ..theory.parse import LIMITS, limit_error
+    from ..theory.parse_number import LIMITS, limit_error
     t = str(text).strip()
     body = t.lstrip("+-")
     if not body.isdigit() or not body.isascii() or len(t) - len(body) > 1:
