@@ -36,10 +36,12 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import ClassVar
 
-import sympy as sp
-
-from . import symbols
 from .errors import InputError
+from .lazy import LazyModule, is_sympy, is_sympy_infinity
+
+# SymPy loads on first use: a model built from numbers gives its float arrays and f_B without it
+sp = LazyModule("sympy")
+symbols = LazyModule(f"{__package__}.symbols")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -61,7 +63,7 @@ def check_batch(batch, n: int | None = None, without_replacement: bool = False):
             raise InputError("batch", f"must be a positive integer or inf, got {batch!r}") from None
     if isinstance(batch, float) and math.isinf(batch) and batch > 0:
         return math.inf
-    if batch is sp.oo:
+    if is_sympy_infinity(batch):
         return math.inf
     if isinstance(batch, bool) or not isinstance(batch, numbers.Integral):
         if isinstance(batch, float) and batch.is_integer():
@@ -76,14 +78,20 @@ def check_batch(batch, n: int | None = None, without_replacement: bool = False):
     return batch
 
 
-def batch_factor(batch=symbols.B, n=None, without_replacement: bool = False):
-    """f_B with C_B = f_B (E[G Y G^T] - H Y H^T): 1/B, or (n - B)/(B (n - 1)) without replacement.
+def batch_factor(batch=None, n=None, without_replacement: bool = False):
+    """f_B with C_B = f_B (E[G Y G^T] - H Y H^T): 1/B, or (n - B)/(B (n - 1)) without replacement
+    (``batch`` None: the symbol B).
 
     >>> batch_factor(4), batch_factor(2, n=4, without_replacement=True)
     (1/4, 1/3)
     """
-    if batch == math.inf or batch is sp.oo:
+    if batch is None:
+        batch = symbols.B
+    if batch == math.inf or is_sympy_infinity(batch):
         return sp.Integer(0)
+    f = batch_factor_fraction(batch, n, without_replacement)
+    if f is not None:
+        return sp.Rational(f.numerator, f.denominator)
     Bs = sp.sympify(batch)
     if not without_replacement:
         return 1 / Bs
@@ -91,6 +99,26 @@ def batch_factor(batch=symbols.B, n=None, without_replacement: bool = False):
     if ns == 1:
         return sp.Integer(0)
     return (ns - Bs) / (Bs * (ns - 1))
+
+
+def batch_factor_fraction(batch, n=None, without_replacement: bool = False):
+    """f_B as an exact Fraction for an integer B (and n), without SymPy; 0 at B = inf; None when B or
+    n is symbolic (then see :func:`batch_factor`).
+
+    >>> batch_factor_fraction(4), batch_factor_fraction(2, n=4, without_replacement=True)
+    (Fraction(1, 4), Fraction(1, 3))
+    """
+    if batch == math.inf or is_sympy_infinity(batch):
+        return Fraction(0)
+    if isinstance(batch, bool) or not isinstance(batch, numbers.Integral):
+        return None
+    if not without_replacement:
+        return Fraction(1, int(batch))
+    if n is None or isinstance(n, bool) or not isinstance(n, numbers.Integral):
+        return None
+    if int(n) == 1:
+        return Fraction(0)
+    return Fraction(int(n) - int(batch), int(batch) * (int(n) - 1))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -112,13 +140,60 @@ class DecoupledNoise:
     w: sp.Expr
     omega: sp.Expr
 
+    def __hash__(self):
+        # few noises exist: one hash for all keeps hashing free of SymPy (a built-in noise and an equal
+        # copy built from expressions hash alike)
+        return hash("DecoupledNoise")
+
     def _repr_latex_(self) -> str:
         return (rf"$\mathrm{{diag}}\,C_B(Y)_i = f_B\big(({sp.latex(self.alpha)}) Y_{{ii}} + ({sp.latex(self.w)})"
                 rf"\sum_j ({sp.latex(self.omega)})|_{{\lambda_j}} Y_{{jj}}\big)$")
 
 
-GAUSSIAN_NOISE = DecoupledNoise(symbols.lam**2, symbols.lam, symbols.lam)
-COORDINATE_DIAGONAL_NOISE = DecoupledNoise(symbols.tau * symbols.lam - symbols.lam**2, sp.Integer(0), sp.Integer(0))
+class BuiltinNoise(DecoupledNoise):
+    """A registered decoupled noise: ``name`` keys the shipped numeric kernels (:mod:`numerics.generated`)
+    and the expressions are built (SymPy) on first use. It equals a :class:`DecoupledNoise` of the same
+    expressions; one object per name (a pickled copy comes back as it)."""
+
+    def __init__(self, name: str, make):                 # pylint: disable=super-init-not-called
+        object.__setattr__(self, "name", name)
+        object.__setattr__(self, "_make", make)
+        object.__setattr__(self, "_exprs", None)
+
+    def _expressions(self) -> tuple:
+        if self._exprs is None:
+            object.__setattr__(self, "_exprs", tuple(self._make()))
+        return self._exprs
+
+    alpha = property(lambda self: self._expressions()[0])
+    w = property(lambda self: self._expressions()[1])
+    omega = property(lambda self: self._expressions()[2])
+
+    def __eq__(self, other):
+        if isinstance(other, BuiltinNoise):
+            return self.name == other.name
+        if isinstance(other, DecoupledNoise):
+            return (self.alpha, self.w, self.omega) == (other.alpha, other.w, other.omega)
+        return NotImplemented
+
+    __hash__ = DecoupledNoise.__hash__
+
+    def __repr__(self) -> str:
+        return f"DecoupledNoise(alpha={self.alpha}, w={self.w}, omega={self.omega})"
+
+    def __reduce__(self):
+        return (builtin_noise, (self.name,))
+
+
+GAUSSIAN_NOISE = BuiltinNoise("gaussian", lambda: (symbols.lam**2, symbols.lam, symbols.lam))
+COORDINATE_DIAGONAL_NOISE = BuiltinNoise(
+    "coordinate-diagonal", lambda: (symbols.tau * symbols.lam - symbols.lam**2, sp.Integer(0), sp.Integer(0)))
+BUILTIN_NOISES = {n.name: n for n in (GAUSSIAN_NOISE, COORDINATE_DIAGONAL_NOISE)}
+
+
+def builtin_noise(name: str) -> BuiltinNoise:
+    """The registered decoupled noise ``name`` (what a pickled built-in noise unpickles to)."""
+    return BUILTIN_NOISES[name]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -127,16 +202,16 @@ COORDINATE_DIAGONAL_NOISE = DecoupledNoise(symbols.tau * symbols.lam - symbols.l
 def _entry(x, param: str):
     """One data entry, normalised: int, float, Fraction / SymPy number (strings parsed exactly)."""
     if isinstance(x, str):
-        from .parse import parse_number_exact
-        r = parse_number_exact(x, param)
-        return int(r) if r.q == 1 else Fraction(int(r.p), int(r.q))
+        from .parse_number import parse_fraction
+        r = parse_fraction(x, param)
+        return int(r) if r.denominator == 1 else r
     if isinstance(x, bool):
         raise InputError(param, f"must be numeric, got {x!r}")
     if isinstance(x, numbers.Integral):
         return int(x)
     if isinstance(x, Fraction):
         return x if x.denominator != 1 else int(x)
-    if isinstance(x, sp.Basic):
+    if is_sympy(x):
         if x.is_Integer:
             return int(x)
         if x.is_Rational:
@@ -186,7 +261,7 @@ def _as_matrix(data, param: str) -> tuple:
 
 def _value(x) -> float:
     """An entry as a float (for validation and float copies)."""
-    if isinstance(x, sp.Basic):
+    if is_sympy(x):
         return float(x)
     return float(x)
 
@@ -236,7 +311,7 @@ def _sympy_entry(x) -> sp.Expr:
 def _entry_repr(x) -> str:
     if isinstance(x, Fraction):
         return repr(f"{x.numerator}/{x.denominator}")
-    if isinstance(x, sp.Basic):
+    if is_sympy(x):
         return f"sympify({str(x)!r})" if not x.is_Symbol else f"Symbol({str(x)!r})"
     return repr(x)
 
@@ -246,7 +321,7 @@ REPR_MAX_ENTRIES = 64      # longer data print as a summary naming the parameter
 
 def _vector_repr(v: tuple) -> str:
     if len(v) > REPR_MAX_ENTRIES:
-        vals = [_value(x) for x in v if not (isinstance(x, sp.Basic) and not x.is_number)]
+        vals = [_value(x) for x in v if not (is_sympy(x) and not x.is_number)]
         rng = f", range [{min(vals):.17g}, {max(vals):.17g}]" if vals else ""
         return f"<{len(v)} values{rng}>"
     return "(" + ", ".join(_entry_repr(x) for x in v) + ("," if len(v) == 1 else "") + ")"
@@ -265,7 +340,7 @@ def _exact_matrix(rows: tuple) -> sp.Matrix:
 def _check_finite(rows, param: str):
     for i, r in enumerate(rows):
         for j, v in enumerate(r):
-            if isinstance(v, sp.Basic) and not v.is_number:
+            if is_sympy(v) and not v.is_number:
                 continue
             if not math.isfinite(_value(v)):
                 raise InputError(param, f"non-finite entry at index {(i, j)}")
@@ -353,10 +428,15 @@ class SamplingModel:
         """E[G_xi Y G_xi^T] for one draw."""
         raise NotImplementedError
 
-    def batch_factor(self, batch=symbols.B):
+    def batch_factor(self, batch=None):
+        """f_B (SymPy; ``batch`` None: the symbol B)."""
         return batch_factor(batch, self.n, self.without_replacement)
 
-    def covariance(self, Y: sp.Matrix, batch=symbols.B) -> sp.Matrix:
+    def batch_factor_fraction(self, batch):
+        """f_B as a Fraction for an integer batch (None when symbolic), without SymPy."""
+        return batch_factor_fraction(batch, self.n, self.without_replacement)
+
+    def covariance(self, Y: sp.Matrix, batch=None) -> sp.Matrix:
         """C_B(Y) = f_B (E[G Y G^T] - H Y H^T), symbolic in B (and n)."""
         H = self.hessian()
         return self.batch_factor(batch) * (self.second_moment(Y) - H * Y * H.T)
@@ -418,7 +498,7 @@ class SamplingModel:
         head = rf"\text{{{self.name}}}\ (d = {self.d}{'' if self.n is None else f', n = {self.n}'})"
         if self.d > 8:
             return f"${head}$"
-        return f"${head}:\ H = {sp.latex(self.hessian())}$"
+        return rf"${head}:\ H = {sp.latex(self.hessian())}$"
 
     def _repr_html_(self) -> str:
         import html
@@ -569,7 +649,7 @@ class Gaussian(SamplingModel):
             raise InputError("without_replacement", "does not apply to the gaussian model (an infinite population)")
         spec = _as_vector(self.spectrum, "spectrum")
         object.__setattr__(self, "spectrum", spec)
-        numeric = [v for v in spec if not (isinstance(v, sp.Basic) and not v.is_number)]
+        numeric = [v for v in spec if not (is_sympy(v) and not v.is_number)]
         if len(numeric) < len(spec):                                  # symbolic eigenvalues: no checks
             return
         vals = [_value(v) for v in spec]

@@ -27,7 +27,10 @@ def deterministic_double(method, lam, eta, beta):
         sq = np.sqrt(np.maximum(disc, 0))
         r = np.where(disc < 0, np.abs(q), ((np.abs(t) + sq) / 2) ** 2)
         # perturbation of disc by ~4 eps scale moves the root by ~ 2 eps scale / sqrt(|disc| + 4 eps scale)
-        err = (2 * np.abs(t) + sq) * 8 * EPS * scale / np.sqrt(np.abs(disc) + 8 * EPS * scale) + 8 * EPS * r
+        den = np.sqrt(np.abs(disc) + 8 * EPS * scale)
+        with np.errstate(divide="ignore", invalid="ignore"):  # scale = 0 (t = q = 0): no perturbation
+            err = np.where(scale > 0, (2 * np.abs(t) + sq) * 8 * EPS * scale / np.where(den > 0, den, 1), 0)
+        err = err + 8 * EPS * r
         i = np.argmax(r, axis=-1)
         rho = np.take_along_axis(r, i[:, None], -1)[:, 0]
         # another block within its error of the max also counts
