@@ -491,8 +491,11 @@ def _envelope(pt: _Point, z: float, a: float, b: float, mbar: float):
             V /= D
         for i, j in ties:                       # r == l (both at mbar): the larger value
             V[i, j] = max(fl[i], fr[j])
-        V[~np.isfinite(V)] = -np.inf
-        i, j = np.unravel_index(int(np.argmax(V)), V.shape)
+        k = int(np.argmax(V))                   # argmax returns a nan or +inf first if there is one, so a
+        if not math.isfinite(V.flat[k]):        # finite maximum means every entry is finite or -inf
+            V[~np.isfinite(V)] = -np.inf
+            k = int(np.argmax(V))
+        i, j = np.unravel_index(k, V.shape)
         return float(V[i, j]), i, j, fl, fr
 
     v, i, j, fl, fr = best_pair(left, right, _pair_geometry_cached(a, mbar, b))
