@@ -27,9 +27,12 @@ def deterministic_double(method, lam, eta, beta):
         sq = np.sqrt(np.maximum(disc, 0))
         r = np.where(disc < 0, np.abs(q), ((np.abs(t) + sq) / 2) ** 2)
         # perturbation of disc by ~4 eps scale moves the root by ~ 2 eps scale / sqrt(|disc| + 4 eps scale)
+        # scale = 0 (t = q = 0, e.g. lr = 0 with beta = 0): nothing to perturb, err = 0 (no 0/0); where
+        # 8 eps scale underflows, den >= sqrt(8 eps scale) still gives err <= (2|t| + sq) sqrt(8 eps scale)
         den = np.sqrt(np.abs(disc) + 8 * EPS * scale)
-        with np.errstate(divide="ignore", invalid="ignore"):  # scale = 0 (t = q = 0): no perturbation
-            err = np.where(scale > 0, (2 * np.abs(t) + sq) * 8 * EPS * scale / np.where(den > 0, den, 1), 0)
+        safe = np.where(den > 0, den, 1.0)
+        err = np.where(den > 0, (2 * np.abs(t) + sq) * (8 * EPS * scale) / safe,
+                       (2 * np.abs(t) + sq) * np.sqrt(8 * EPS) * np.sqrt(scale))
         err = err + 8 * EPS * r
         i = np.argmax(r, axis=-1)
         rho = np.take_along_axis(r, i[:, None], -1)[:, 0]

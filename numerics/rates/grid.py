@@ -8,6 +8,8 @@ the scalar algorithm of :mod:`.secular` over a context.
 """
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 
 from .polynomials import horner, horner_last_axis, horner_monic, taylor_positive_monic
@@ -71,6 +73,12 @@ class SecularArrays:
             return np.all((p > 0) & (dp > 0) & (3 * zz + coefs[0] > 0), axis=-1)
         return np.all(taylor_positive_monic(coefs, zz), axis=-1)
 
+    def extreme_char(self):
+        """det(zI - D_i) coefficients (monic, leading 1 dropped) at the first and last eigenvalue: a list
+        of (G, 2) arrays (where rho(D) usually sits)."""
+        cols = [0, self.d - 1] if self.d > 1 else [0]
+        return [np.stack([c[:, j] for j in cols], axis=-1) for c in self.char]
+
     def start(self):
         """Fujiwara's bound 2 max_k |c_k|^(1/k) >= |every root| of every det(zI - D_i)."""
         q = len(self.char)
@@ -115,11 +123,278 @@ class SecularArrays:
             return err / np.abs(z * dF)
 
 
+# --------------------------------------------------------------------------------------------------
+# the grid's fast arrays: n(z, lambda) and p(z, lambda) as polynomials in both variables
+# --------------------------------------------------------------------------------------------------
+def _expanded_table(coefs, monic: bool):
+    """[[a_jk]]: coefficient of z^(q-j) lambda^k of the polynomial whose z-coefficients (highest first,
+    the monic leading 1 dropped when ``monic``) are ``coefs``; None if one is not polynomial."""
+    import sympy as sp
+    from ..operators import F_B
+    from ...theory import symbols
+    rows = [[sp.Integer(1)]] if monic else []
+    params = (symbols.eta, symbols.beta, F_B, symbols.tau)
+    for c in coefs:
+        c = sp.expand(c)
+        try:
+            cs = sp.Poly(c, symbols.lam).all_coeffs()[::-1] if c.has(symbols.lam) else [c]
+            for a in cs:
+                if a != 0:
+                    sp.Poly(a, *params)          # polynomial in the parameters too
+        except sp.PolynomialError:
+            return None
+        rows.append([sp.expand(a) for a in cs])
+    m = max(len(r) for r in rows)
+    return [r + [sp.Integer(0)] * (m - len(r)) for r in rows]
+
+
+def _ops(a) -> int:
+    """Rounding count of an expanded polynomial in the parameters: terms + the largest degree + 2."""
+    import sympy as sp
+    terms = sp.Add.make_args(a)
+    deg = max((sp.Poly(t, *sorted(t.free_symbols, key=str)).total_degree() if t.free_symbols else 0)
+              for t in terms)
+    return len(terms) + deg + 2
+
+
+@lru_cache(maxsize=None)
+def lambda_poly_kernel(method, noise):
+    """Kernel (eta, beta, f_B, tau as (G,) arrays) -> dict of coefficient tables, or None.
+
+    For theory's secular term phi = num/den (MATH.md §5), den monic in z: ``den``, ``num``, ``char``
+    (det(zI - D), monic), arrays (G, q + 1, m + 1) with [g, j, k] the coefficient of z^(q-j) lambda^k,
+    and ``den_mag``, ``num_mag``: the same tables with every monomial in the parameters replaced by its
+    absolute value (the scale of the rounding of the expanded coefficients, e.g. (1 - beta)^2 near
+    beta = 1), and ``ops``: a rounding count for those coefficients (error <= ops eps mag). None when a
+    table is not polynomial in lambda or F = 0 (no coupling): the generic :class:`SecularArrays` then.
+    """
+    import sympy as sp
+    from ..kernels import cached_source, compile_source, secular_tuning_exprs
+    from ..operators import F_B
+    from ...theory import symbols
+    ex = secular_tuning_exprs(method, noise)
+    if all(sp.expand(c) == 0 for c in ex["num"]) or not ex["den"]:
+        return None
+    tabs = {"den": _expanded_table(ex["den"], True), "num": _expanded_table(ex["num"], False),
+            "char": _expanded_table(ex["char"], True)}
+    if any(t is None for t in tabs.values()):
+        return None
+    mag = lambda t: [[sp.Add(*[abs(x) for x in sp.Add.make_args(a)]) for a in r] for r in t]  # noqa: E731
+    tabs["den_mag"], tabs["num_mag"] = mag(tabs["den"]), mag(tabs["num"])
+    ops = max(_ops(a) for key in ("den", "num") for r in tabs[key] for a in r if a != 0)
+    shapes = {k: (len(t), len(t[0])) for k, t in tabs.items()}
+    outputs = {k: [a for r in t for a in r] for k, t in tabs.items()}
+    args = (symbols.eta, symbols.beta, F_B, symbols.tau)
+    fn = compile_source(cached_source("lambda_poly", outputs, args), "lambda_poly")
+
+    def run(eta, beta, fB, tau):
+        out = fn(eta, beta, fB, tau)
+        res = {k: np.stack(out[k], axis=-1).reshape((eta.size,) + shapes[k]) for k in shapes}
+        res["ops"] = ops
+        return res
+    return run
+
+
+def _zpoly(tab, z):
+    """P_k(z) = sum_j tab[:, j, k] z^(q-j) and its z-derivative, arrays (G, m + 1) (Horner in z)."""
+    zz = z[:, None]
+    p = tab[:, 0, :].copy()
+    dp = np.zeros_like(p)
+    for j in range(1, tab.shape[1]):
+        dp *= zz
+        dp += p
+        p *= zz
+        p += tab[:, j, :]
+    return p, dp
+
+
+def _conv(a, b):
+    """Coefficients (in lambda) of the product of two (G, .) coefficient arrays (lowest degree first)."""
+    out = np.zeros((a.shape[0], a.shape[1] + b.shape[1] - 1))
+    for k in range(b.shape[1]):
+        out[:, k:k + a.shape[1]] += a * b[:, k:k + 1]
+    return out
+
+
+def _powers(lam, n, weight=None):
+    """(n, d) array of weight * lambda^k, k = 0..n-1."""
+    L = np.empty((n, lam.size))
+    L[0] = 1.0 if weight is None else weight
+    for k in range(1, n):
+        L[k] = L[k - 1] * lam
+    return L
+
+
+class LambdaPolyArrays:
+    """F(z) = sum_i w_i n(z, lambda_i) / p(z, lambda_i) at G parameter points, with n and p polynomials
+    in z and lambda (tables from :func:`lambda_poly_kernel`; weights w_i = 1 for the true spectrum).
+
+    Per z, the coefficients in lambda, P_k(z) = sum_j a_jk z^(q-j), cost O(G); the passes over the
+    (G, d) arrays are matrix products with the powers of lambda: p = P L (one write), R = 1/p, then
+    R L^T gives every sum_i lambda_i^k / p_i at once; F = sum_k Q_k(z) (R L^T)_k and
+    F' = sum_k Q_k' (R L^T)_k - sum_s (Q * P')_s (R^2 L^T)_s. The same interface as
+    :class:`SecularArrays` (``F``, ``above``, ``start``, ``extreme_char``, ``rel_error``).
+    """
+
+    def __init__(self, tables: dict, lam: np.ndarray, weight=None):
+        self.t = tables
+        self.lam = np.asarray(lam, dtype=float)
+        self.G, self.d = tables["den"].shape[0], self.lam.size
+        self.weight = weight
+        md, mn, mc = (tables[k].shape[2] for k in ("den", "num", "char"))
+        self.Lden = _powers(self.lam, md)
+        self.Lchar = _powers(self.lam, mc)
+        self.Lnum_w = np.ascontiguousarray(_powers(self.lam, mn + md - 1, weight).T)   # (d, mn + md - 1)
+        self.mn = mn
+        self.trivial = ~np.any(tables["num"] != 0, axis=(1, 2))
+        self.same_char = tables["char"].shape == tables["den"].shape and np.array_equal(tables["char"],
+                                                                                         tables["den"])
+
+    def _rows(self, key, idx):
+        return self.t[key] if isinstance(idx, slice) else self.t[key][idx]
+
+    def F(self, z, idx=slice(None)):
+        """F(z) and F'(z) at the points ``idx``."""
+        P, dP = _zpoly(self._rows("den", idx), z)
+        Q, dQ = _zpoly(self._rows("num", idx), z)
+        R = P @ self.Lden
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            np.reciprocal(R, out=R)
+            S = R @ self.Lnum_w[:, :self.mn]
+            F = np.einsum("gk,gk->g", Q, S)
+            dF = np.einsum("gk,gk->g", dQ, S)
+            R *= R
+            S2 = R @ self.Lnum_w
+            dF -= np.einsum("gk,gk->g", _conv(Q, dP), S2)
+        return F, dF
+
+    def _taylor_rows(self, z, idx):
+        """(G, q, m + 1): coefficients in lambda of char^(r)(z) / r!, r = 0..q-1 (synthetic division)."""
+        tab = self._rows("char", idx)
+        zz = z[:, None]
+        a = [tab[:, j, :].copy() for j in range(tab.shape[1])]
+        q = len(a) - 1
+        out = []
+        for k in range(q):
+            for j in range(1, q + 1 - k):
+                a[j] = a[j - 1] * zz + a[j]
+            out.append(a[q - k])
+        return np.stack(out, axis=1)
+
+    def above(self, z, idx=slice(None)):
+        """True where z > rho(D): every Taylor coefficient of every det(zI - D_i) at z is > 0
+        (Budan-Fourier and Gauss-Lucas, as in :meth:`SecularArrays.above`)."""
+        T = self._taylor_rows(z, idx)
+        n = T.shape[0]
+        if T.shape[1] == 0:
+            return np.ones(n, dtype=bool)
+        V = T.reshape(-1, T.shape[2]) @ self.Lchar
+        return np.all(np.min(V, axis=-1).reshape(n, -1) > 0, axis=-1)
+
+    def start(self):
+        """Fujiwara's bound 2 max_k |c_k|^(1/k) (|c_k(lambda_i)| <= sum_m |a_km| max(lambda)^m)."""
+        tab = self.t["char"]
+        q = tab.shape[1] - 1
+        if q == 0:
+            return np.full(self.G, 1e-300)
+        top = _powers(np.array([np.max(np.abs(self.lam))]), tab.shape[2])[:, 0]
+        b = np.zeros(self.G)
+        for k in range(1, q + 1):
+            c = np.abs(tab[:, k, :]) @ top * (1 + 1e-12)
+            b = np.maximum(b, (c / 2 if k == q else c) ** (1.0 / k))
+        return np.maximum(2 * b, 1e-300)
+
+    def extreme_char(self):
+        """det(zI - D_i) coefficients (monic, leading 1 dropped) at the smallest and largest lambda_i:
+        a list of (G, 2) arrays (where rho(D) usually sits)."""
+        cols = [int(np.argmin(self.lam)), int(np.argmax(self.lam))] if self.d > 1 else [0]
+        L = self.Lchar[:, cols]
+        return [self.t["char"][:, j, :] @ L for j in range(1, self.t["char"].shape[1])]
+
+    def rel_error(self, z, mags=None):
+        """Bound on |z - z*| / z for the root z* of F = 1 next to z: (E_F + |F(z) - 1|) / |z F'(z)|.
+
+        E_F bounds the rounding of F(z) evaluated as sum_i n_i/p_i (pairwise sum): n_i and p_i by
+        Horner in z then a dot product in lambda from coefficients computed in expanded form (error
+        <= gamma (sum of |monomials| |z|^j lambda^k), gamma = (ops + q + 2 m + 4) eps, twice over), then
+        the quotient (eps) and the sum (gamma_s, s = 40 + 2 log2 d). ``mags`` is ignored (the tables
+        carry their magnitudes)."""
+        n_ops = self.t["ops"] + 2 * self.t["den"].shape[1] + 2 * self.t["den"].shape[2] + 4
+        gam = 2.0 * n_ops * EPS
+        gam_s = (40 + 2 * np.log2(max(self.d, 2))) * EPS
+        az = np.abs(z)
+        P, _ = _zpoly(self.t["den"], z)
+        Q, _ = _zpoly(self.t["num"], z)
+        Pm, _ = _zpoly(self.t["den_mag"], az)
+        Qm, _ = _zpoly(self.t["num_mag"], az)
+        Ln = _powers(self.lam, self.t["num"].shape[2], self.weight)
+        Lnm = Ln if self.weight is None else _powers(self.lam, self.t["num"].shape[2], np.abs(self.weight))
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            p = P @ self.Lden
+            pabs = Pm @ self.Lden
+            n = Q @ Ln
+            nabs = Qm @ Lnm
+            T = n / p
+            Fc = np.sum(T, axis=-1)
+            aT = np.abs(T)
+            rp = gam * pabs / np.abs(p)
+            bad = np.any(~(rp <= 0.25), axis=-1)
+            e = np.sum(aT * rp + gam * nabs / np.abs(p), axis=-1) * (1 + 2 * 0.25)
+            e += (EPS + gam_s) * np.sum(aT, axis=-1)
+            _, dF = self.F(z)
+            rel = (e + np.abs(Fc - 1)) / (np.abs(z * dF) * (1 - 1e-6))
+        return np.where(bad, np.inf, rel)
+
+
+def spectral_quadrature(lam: np.ndarray, m: int):
+    """(nodes, weights) with sum_j w_j f(x_j) ~ sum_i f(lambda_i): the smallest and the largest
+    lambda_i (weight 1 each, where rho(D) usually sits) and the m-point Gauss rule of the others
+    (Lanczos on diag(lambda) from the all-ones vector, fully reorthogonalised; exact for polynomials of
+    degree < 2m). Only for starting points: nothing is concluded from it.
+
+    >>> x, w = spectral_quadrature(np.arange(1.0, 101.0), 5)
+    >>> bool(np.isclose(w @ x**3, np.sum(np.arange(1.0, 101.0)**3), rtol=1e-12)), round(float(w.sum()), 9)
+    (True, 100.0)
+    """
+    lam = np.asarray(lam, dtype=float)
+    i0, i1 = int(np.argmin(lam)), int(np.argmax(lam))
+    mid = np.delete(lam, [i0, i1]) if i0 != i1 else np.delete(lam, [i0])
+    ends = np.array([lam[i0], lam[i1]]) if i0 != i1 else np.array([lam[i0]])
+    m = min(m, mid.size)
+    if m == 0:
+        return ends, np.ones(ends.size)
+    V = np.zeros((m + 1, mid.size))
+    V[0] = 1 / np.sqrt(mid.size)
+    a, bt = np.zeros(m), np.zeros(m)
+    for k in range(m):
+        w = mid * V[k]
+        a[k] = w @ V[k]
+        w -= V[:k + 1].T @ (V[:k + 1] @ w)       # full reorthogonalisation (twice is enough)
+        w -= V[:k + 1].T @ (V[:k + 1] @ w)
+        bt[k] = np.linalg.norm(w)
+        if bt[k] <= 1e-14 * max(np.abs(mid).max(), 1e-300):
+            m = k + 1
+            break
+        V[k + 1] = w / bt[k]
+    T = np.diag(a[:m]) + np.diag(bt[:m - 1], 1) + np.diag(bt[:m - 1], -1)
+    x, U = np.linalg.eigh(T)
+    return np.concatenate([ends, x]), np.concatenate([np.ones(ends.size), mid.size * U[0] ** 2])
+
+
+def surrogate_roots(tables: dict, lam: np.ndarray, m: int = 24, pole=None) -> np.ndarray:
+    """Estimates of the secular roots from the compressed spectrum of :func:`spectral_quadrature`
+    (NaN where the compressed problem has no root): the starting points of the full solve. ``pole``:
+    :func:`pole_estimate` of the full problem (the compressed one keeps the extreme eigenvalues)."""
+    x, w = spectral_quadrature(lam, m)
+    arr = LambdaPolyArrays(tables, x, w)
+    rho, _, _, found = solve_grid(arr, pole=pole)
+    return np.where(found, rho, np.nan)
+
+
 def pole_estimate(arr: SecularArrays, iters: int = 80) -> np.ndarray:
     """Largest real root of det(zI - D_i) at the extreme eigenvalues (where rho(D) usually sits), by
     Newton from the right (monotone: beyond the largest root every derivative is positive)."""
-    cols = [0, arr.d - 1] if arr.d > 1 else [0]
-    coefs = [np.stack([c[:, j] for j in cols], axis=-1) for c in arr.char]
+    coefs = arr.extreme_char()
     q = len(coefs)
     if q == 0:
         return np.zeros(arr.G)
@@ -138,7 +413,8 @@ def pole_estimate(arr: SecularArrays, iters: int = 80) -> np.ndarray:
     return np.max(z, axis=-1)
 
 
-def solve_grid(arr: SecularArrays, max_iter: int = 200):
+def solve_grid(arr: SecularArrays, max_iter: int = 200, z0=None, gap: float = 1e-12, pole=None,
+               xtol: float = 0.0):
     """Largest root of F(z) = 1 above rho(D), or rho(D) when there is none.
 
     Bracket that only shrinks: ``hi`` above rho(D) with F < 1, ``left`` above rho(D) with F >= 1,
@@ -147,23 +423,42 @@ def solve_grid(arr: SecularArrays, max_iter: int = 200):
     Newton on G = 1/F; when those leave the bracket, Newton on F from ``left`` (never overshoots: F is
     convex decreasing above rho(D)), else bisection. Returns (rho, lo, hi, found), arrays of shape (G,);
     in exact arithmetic lo <= rho(T) <= hi; ``found`` is False where rho = rho(D).
+
+    ``z0`` (optional, shape (G,), NaN where unknown): estimates of the root. Where z0 (1 - gap) passes
+    the Budan-Fourier test, it and z0 (1 + gap) seed the bracket (each lands in ``left`` or ``hi`` by
+    the sign of F - 1), which spares the bound-and-double start and the tests of the rho(D) estimate;
+    the result does not depend on the estimate beyond the iterations it takes. ``pole``: the estimate
+    of rho(D) from :func:`pole_estimate` when already known. ``xtol`` > 0: a point whose bracket
+    [left, hi] is narrower than xtol hi takes the candidate inside it without evaluating F there (the
+    root is then known to xtol; the a-posteriori bound of ``rel_error`` states what it is worth).
     """
     G = arr.G
-    hi = arr.start()
-    Fh, dFh = arr.F(hi)
-    for _ in range(2000):                    # F < 1 at hi, doubling as needed (F -> 0 at infinity)
-        bad = Fh >= 1
-        if not bad.any():
-            break
-        hi = np.where(bad, 2 * hi, hi)
-        Fh, dFh = arr.F(hi)
-    pole = pole_estimate(arr)
+    hi, Fh, dFh = np.full(G, np.nan), np.full(G, np.nan), np.full(G, np.nan)
+    left = np.full(G, np.nan)
+    Fl, dFl = np.full(G, np.nan), np.full(G, np.nan)
+    known_above = np.full(G, np.inf)         # every z >= known_above is above rho(D)
+    seeded = np.zeros(G, dtype=bool)
+    below = np.zeros(G)
+    if z0 is not None:
+        _seed(arr, np.asarray(z0, dtype=float), gap, hi, Fh, dFh, left, Fl, dFl, known_above, below, seeded)
+    need = np.flatnonzero(np.isnan(hi))      # no upper end yet: Fujiwara's bound, doubled as needed
+    if need.size:
+        h = arr.start()[need]
+        Fn, dFn = arr.F(h, need)
+        for _ in range(2000):                # F < 1 at hi (F -> 0 at infinity)
+            bad = Fn >= 1
+            if not bad.any():
+                break
+            h = np.where(bad, 2 * h, h)
+            Fn, dFn = arr.F(h, need)
+        hi[need], Fh[need], dFh[need] = h, Fn, dFn
+        known_above[need] = np.minimum(known_above[need], h)
+    pole = pole_estimate(arr) if pole is None else np.asarray(pole, dtype=float)
     pole = np.where(pole < hi, pole, np.nan)
     ok_pole = np.isfinite(pole)
-    below = np.zeros(G)
-    known_above = hi.copy()                  # every z >= known_above is above rho(D)
-    if ok_pole.any():                        # the estimate is a lower bound of rho(D) iff it fails the test
-        i = np.flatnonzero(ok_pole)
+    test = ok_pole & ~seeded                 # seeded points know a z above rho(D) next to the root
+    if test.any():                           # the estimate is a lower bound of rho(D) iff it fails the test
+        i = np.flatnonzero(test)
         ab = arr.above(pole[i], i)
         below[i[~ab]] = pole[i[~ab]]
         known_above[i[ab]] = pole[i[ab]]
@@ -177,8 +472,6 @@ def solve_grid(arr: SecularArrays, max_iter: int = 200):
             zb = pole[j] * (1 - 1e-9)
             no = ~arr.above(zb, j)
             below[j[no]] = zb[no]
-    left = np.full(G, np.nan)
-    Fl, dFl = np.full(G, np.nan), np.full(G, np.nan)
     zl, Fz, dFz = hi.copy(), Fh.copy(), dFh.copy()       # the last point evaluated
     active = np.ones(G, dtype=bool)
     rooted = np.zeros(G, dtype=bool)         # converged onto F = 1 (possibly only from above)
@@ -203,12 +496,21 @@ def solve_grid(arr: SecularArrays, max_iter: int = 200):
         # (a tiny step next to a pole of F is no proof), or the bracket is below rounding
         at_root = (np.abs(F - 1) <= 1e-9) & (np.abs(c - z) <= 2 * EPS * z)
         conv = at_root | (h - floor <= 4 * EPS * h)
+        if xtol > 0:                         # a narrow bracket: its model root, unevaluated
+            conv |= has_left & (h - lft <= xtol * h) & inside
         rooted[idx[at_root]] = True
         fallback = np.where(has_left & np.isfinite(newton_F) & (newton_F > lft) & (newton_F < h)
                             & (newton_F - lft > 2 * EPS * lft), newton_F, 0.5 * (floor + h))
         final = np.clip(np.where(np.isfinite(c), c, z), floor, h)
         final = np.where(~has_left & (h - floor <= 4 * EPS * h), h, final)
+        # the step from the last point is below rounding but F is not within 1e-9 of 1 (next to a pole
+        # F is steep): a few ulps to the other side closes the bracket instead of bisection
+        small = ~conv & (np.abs(c - z) <= 2 * EPS * z)
+        tiny = small & ((z == h) | (has_left & (z == lft)))
         c = np.where(inside & ((c - z) != 0), c, fallback)
+        if tiny.any():
+            step = np.where(z == h, -3 * EPS * z, 3 * EPS * z)
+            c = np.where(tiny, np.clip(z + step, floor, h), c)
         if conv.any():
             result[idx[conv]] = final[conv]
             active[idx[conv]] = False
@@ -235,6 +537,48 @@ def solve_grid(arr: SecularArrays, max_iter: int = 200):
     return result, lo, hi, found
 
 
+def _seed(arr, z0, gap, hi, Fh, dFh, left, Fl, dFl, known_above, below, seeded):
+    """Bracket the root from estimates z0 (in place; see :func:`solve_grid`): z0 (1 - gap) must pass
+    the Budan-Fourier test; z0 (1 + g) and z0 (1 - g) for g = gap, 1e-8, 1e-4 until each side has a
+    point (a side still missing falls back to the default start)."""
+    s = np.flatnonzero(np.isfinite(z0) & (z0 > 0))
+    if s.size == 0:
+        return
+    zlo = z0[s] * (1 - gap)
+    ok = arr.above(zlo, s)
+    s, zlo = s[ok], zlo[ok]
+    seeded[s] = True
+    known_above[s] = zlo
+    for g in [gap] + [x for x in (1e-8, 1e-4) if x > gap]:
+        # right side: above rho(D) (beyond zlo); F < 1 makes an upper end, F >= 1 a larger left end
+        r = s[np.isnan(hi[s])]
+        if r.size:
+            zr = z0[r] * (1 + g)
+            Fr, dFr = arr.F(zr, r)
+            up = Fr < 1
+            hi[r[up]], Fh[r[up]], dFh[r[up]] = zr[up], Fr[up], dFr[up]
+            dn = Fr >= 1
+            left[r[dn]], Fl[r[dn]], dFl[r[dn]] = zr[dn], Fr[dn], dFr[dn]
+        # left side: below the smallest upper end; a failed test ends the ladder for that point
+        r = s[np.isnan(left[s]) & (below[s] == 0)]
+        if r.size:
+            zl = z0[r] * (1 - g)
+            ab = np.ones(r.size, dtype=bool)
+            t = zl < known_above[r]
+            if t.any():
+                ab[t] = arr.above(zl[t], r[t])
+            below[r[~ab]] = zl[~ab]
+            r, zl = r[ab], zl[ab]
+            known_above[r] = np.minimum(known_above[r], zl)
+            Fz, dFz = arr.F(zl, r)
+            up = (Fz < 1) & ~(hi[r] <= zl)
+            hi[r[up]], Fh[r[up]], dFh[r[up]] = zl[up], Fz[up], dFz[up]
+            dn = Fz >= 1
+            left[r[dn]], Fl[r[dn]], dFl[r[dn]] = zl[dn], Fz[dn], dFz[dn]
+        if not (np.isnan(hi[s]) | (np.isnan(left[s]) & (below[s] == 0))).any():
+            break
+
+
 def grid_inputs(lrs, momenta):
     try:
         e, b = np.broadcast_arrays(np.asarray(lrs, dtype=float), np.asarray(momenta, dtype=float))
@@ -247,12 +591,41 @@ def grid_inputs(lrs, momenta):
     return e.shape, e.ravel(), b.ravel()
 
 
-def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_bounds: bool = True):
-    """(rho, relative error bound) at the points (e[k], b[k]) of a decoupled model, in chunks of about
-    2^16 (point, eigenvalue) pairs. The bound is the running error bound of
-    :meth:`SecularArrays.rel_error` (with the rounding of the expanded coefficients, which cancel near
-    beta = 1) where a root of F = 1 was found; inf where rho = rho(D) (the bracket does not resolve it), 0 for
-    models without coupling; all 0 (not computed) when ``error_bounds`` is False."""
+def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_bounds: bool = True,
+                 chunk_entries: int = 1 << 18, surrogate_min_d: int = 64, xtol: float = 4e-12):
+    """(rho, relative error bound) at the points (e[k], b[k]) of a decoupled model.
+
+    Where theory's secular term is polynomial in lambda (every built-in method and model with coupling),
+    :class:`LambdaPolyArrays` in chunks of about ``chunk_entries`` (point, eigenvalue) pairs, each chunk
+    started from the roots of a compressed spectrum (:func:`surrogate_roots`, for d >= ``surrogate_min_d``);
+    else :class:`SecularArrays`. The bound is the running error bound of ``rel_error`` where a root of
+    F = 1 was found; inf where rho = rho(D) (the bracket does not resolve it), 0 for models without
+    coupling; all 0 (not computed) when ``error_bounds`` is False."""
+    kern = lambda_poly_kernel(method, model.decoupled)
+    if kern is None:
+        return _secular_grid_generic(method, model, fB, e, b, error_bounds)
+    lam = model.spectrum_array()
+    tau = float(np.sum(lam))
+    G = e.size
+    tabs = kern(e, b, np.full(G, float(fB)), np.full(G, tau))
+    pole = pole_estimate(LambdaPolyArrays(tabs, lam))
+    z0 = surrogate_roots(tabs, lam, pole=pole) if lam.size >= surrogate_min_d else None
+    out, rel = np.empty(G), np.zeros(G)
+    chunk = max(1, chunk_entries // lam.size)
+    for s in range(0, G, chunk):
+        sl = slice(s, s + chunk)
+        arr = LambdaPolyArrays({k: (v if k == "ops" else v[sl]) for k, v in tabs.items()}, lam)
+        rho, _, _, found = solve_grid(arr, z0=None if z0 is None else z0[sl], pole=pole[sl], xtol=xtol)
+        out[sl] = rho
+        if error_bounds:
+            r = arr.rel_error(rho)
+            rel[sl] = np.where(found, np.where(np.isfinite(r), r, np.inf), np.where(arr.trivial, 0.0, np.inf))
+    return out, rel
+
+
+def _secular_grid_generic(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_bounds: bool = True):
+    """:func:`secular_grid` through :class:`SecularArrays` (coefficient arrays in z), in chunks of
+    about 2^16 (point, eigenvalue) pairs (also the baseline of benchmarks/bench_rho_grid.py)."""
     from ..operators import secular_magnitude_kernel
     lam = model.spectrum_array()
     tau = float(np.sum(lam))
