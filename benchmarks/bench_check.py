@@ -1,0 +1,100 @@
+"""Time ``momentum-verify check``: the quick subset, the full run, or claims one by one, in one run.
+
+Each timing is a fresh ``momentum-verify check`` process (report written under a temporary folder, never
+over paper_checks.md): wall time and the CPU time of the process and its children (getrusage). The load
+of the machine (``os.getloadavg``) is printed beside each row: on a shared machine the wall times are
+noisy, the CPU times less so. ``--baseline-workers 1`` repeats each selection with one worker in the same
+run, for the parallel speed-up as a ratio.
+
+    python benchmarks/bench_check.py --quick                       # check --quick, every core
+    python benchmarks/bench_check.py --quick --full                # both
+    python benchmarks/bench_check.py --per-claim 'gd2026.*,worst_case.minimax-curve'
+    python benchmarks/bench_check.py --quick --baseline-workers 1  # speed-up over one worker
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+
+def _cli() -> list[str]:
+    exe = shutil.which("momentum-verify")
+    return [exe] if exe else [sys.executable, "-m", "momentum_verify.verify.cli"]
+
+
+def time_check(args: list[str], workdir: str) -> dict:
+    """One ``check`` process: wall seconds, CPU seconds (user + sys of the process and its children),
+    exit status, the verdict counts from its --json output, and the load average when it ended."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.perf_counter()
+    p = subprocess.run(_cli() + ["check", *args, "--json"], cwd=workdir, capture_output=True, text=True)
+    wall = time.perf_counter() - t0
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    counts: dict[str, int] = {}
+    try:
+        import json
+        for c in json.loads(p.stdout)["claims"]:
+            counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+    except (ValueError, KeyError):
+        counts = {"(no json)": 1}
+    return {"wall": wall, "cpu": cpu, "rc": p.returncode, "verdicts": counts, "load": os.getloadavg()[0],
+            "stderr": p.stderr[-2000:]}
+
+
+def _claim_ids(pattern: str) -> list[str]:
+    from momentum_verify.verify.claims import load_claims
+    from momentum_verify.verify.runner import select
+    return [c.id for c in select(load_claims()[0], only=pattern)]
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--quick", action="store_true", help="time check --quick")
+    ap.add_argument("--full", action="store_true", help="time the full check (all claims)")
+    ap.add_argument("--per-claim", metavar="PATTERN", help="time each matching claim in its own process")
+    ap.add_argument("--workers", type=int, default=None, help="check --workers (default: every core)")
+    ap.add_argument("--baseline-workers", type=int, default=None,
+                    help="also run each selection with this many workers; print the ratio")
+    a = ap.parse_args(argv)
+    if not (a.quick or a.full or a.per_claim):
+        a.quick = True
+    jobs: list[tuple[str, list[str]]] = []
+    if a.quick:
+        jobs.append(("check --quick", ["--quick"]))
+    if a.full:
+        jobs.append(("check (full)", []))
+    if a.per_claim:
+        jobs += [(cid, ["--only", cid]) for cid in _claim_ids(a.per_claim)]
+    w = [] if a.workers is None else ["--workers", str(a.workers)]
+    print(f"cores {len(os.sched_getaffinity(0)) if hasattr(os, 'sched_getaffinity') else os.cpu_count()}, "
+          f"load average at start {os.getloadavg()[0]:.2f} (1 min)")
+    print(f"{'selection':48s} {'wall s':>8s} {'cpu s':>8s} {'load':>5s}  verdicts" +
+          (f"  {'base wall s':>11s} {'ratio':>6s}" if a.baseline_workers else ""))
+    bad = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for label, args in jobs:
+            r = time_check(args + w + ["--report", os.path.join(tmp, "r.md")], tmp)
+            row = (f"{label:48s} {r['wall']:8.1f} {r['cpu']:8.1f} {r['load']:5.2f}  "
+                   + ", ".join(f"{k} {v}" for k, v in sorted(r["verdicts"].items())))
+            if a.baseline_workers:
+                b = time_check(args + ["--workers", str(a.baseline_workers), "--report", os.path.join(tmp, "b.md")], tmp)
+                row += f"  {b['wall']:11.1f} {b['wall'] / r['wall']:6.2f}"
+                if b["verdicts"] != r["verdicts"]:
+                    row += "  VERDICTS DIFFER"
+                    bad = 1
+            print(row, flush=True)
+            if r["rc"] not in (0, 1):
+                print(r["stderr"])
+                bad = 1
+    return bad
+
+
+if __name__ == "__main__":
+    sys.exit(main())
