@@ -6,6 +6,12 @@ Horner in lambda (coefficients first, in the parameters only). The generated sou
 memory and, keyed by a hash of the expressions, on disk (:func:`cache_dir`), so a later process only
 compiles the text.
 
+Built-in methods and noises need no SymPy at all: their kernels are printed once, by
+``python -m momentum_verify.numerics.generate`` (:func:`write_generated`), into the modules of
+:mod:`numerics.generated` (one per kernel family, :data:`FAMILIES`), which are shipped with the package
+and read by :func:`shipped` keyed by the names (``("heavy-ball", "gaussian")``); the tests regenerate
+them from theory and compare the text, so the math is still derived once, in theory/.
+
 The kernel used by the tuner (:func:`secular_tuning_kernel`) gives, for phi(z, lambda) = num(z) / den(z)
 (theory's secular term, MATH.md §5), the coefficients in z of ``num`` and ``den``, their partial
 derivatives in eta and beta, and the coefficients of det(zI - D(lambda)); then
@@ -23,12 +29,53 @@ O(d) each, and the secular root z(eta, beta) (F(z) = 1) has dz/dp = -F_p / F_z.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import os
 from functools import lru_cache
 
 import numpy as np
 
 GENERATOR_VERSION = "1"
+
+#: the kernel families shipped in numerics/generated/ (one module each) and what they hold per key
+FAMILIES = {
+    "triple": "(eta, beta) -> A, b, c entries (numerics.operators.triple_kernel)",
+    "first_moment": "(lambda, eta, beta) -> det(zI - (A + lambda b c^T)) coefficients "
+                    "(operators.first_moment_charpoly_kernel: the deterministic route)",
+    "decoupled": "(lambda, eta, beta, f_B, tau) -> D, u, v entries (operators.decoupled_kernel)",
+    "secular_grid": "Horner-in-lambda plans of the double secular route "
+                    "(operators.secular_grid_kernel, operators.secular_magnitude_kernel)",
+    "pair_response": "(z, lambda_i, lambda_j, eta, beta) -> psi (operators.pair_response_kernel: matrix-free)",
+    "secular_tuning": "the tuner's kernel (secular_tuning_kernel)",
+}
+#: the families keyed by method alone (the others by method and noise)
+METHOD_ONLY = ("triple", "first_moment", "pair_response")
+
+
+def builtin_key(method, noise=None):
+    """("heavy-ball", "gaussian") for a built-in method (and built-in noise), else None: the key of
+    the shipped kernels. A method or noise rebuilt from expressions (equal or not) has no key."""
+    from ..theory.methods import BuiltinMethod
+    from ..theory.sampling import BuiltinNoise
+    if type(method) is not BuiltinMethod:
+        return None
+    if noise is None:
+        return (method.name,)
+    if type(noise) is not BuiltinNoise:
+        return None
+    return (method.name, noise.name)
+
+
+def shipped(family: str, method, noise=None):
+    """The shipped kernel of ``family`` for a built-in (method, noise), or None (then derive it)."""
+    key = builtin_key(method, noise)
+    if key is None:
+        return None
+    try:
+        mod = importlib.import_module(f"{__package__}.generated.{family}")
+    except ImportError:                     # a checkout without generated kernels: derive them
+        return None
+    return mod.KERNELS.get(key)
 
 
 def cache_dir() -> str | None:
@@ -156,12 +203,19 @@ def secular_tuning_exprs(method, noise) -> dict:
     return out
 
 
-@lru_cache(maxsize=None)
-def _secular_tuning_kernel(method, noise):
+def _tuning_args():
     from ..theory import symbols
     from .operators import F_B
-    args = (symbols.lam, symbols.eta, symbols.beta, F_B, symbols.tau)
-    src = cached_source("secular_tuning", secular_tuning_exprs(method, noise), args, symbols.lam)
+    return (symbols.lam, symbols.eta, symbols.beta, F_B, symbols.tau)
+
+
+@lru_cache(maxsize=None)
+def _secular_tuning_kernel(method, noise):
+    found = shipped("secular_tuning", method, noise)
+    if found is not None:
+        return found["kernel"]
+    from ..theory import symbols
+    src = cached_source("secular_tuning", secular_tuning_exprs(method, noise), _tuning_args(), symbols.lam)
     return compile_source(src, "secular_tuning")
 
 
@@ -170,3 +224,174 @@ def secular_tuning_kernel(method, noise):
     (see :func:`secular_tuning_exprs`), each entry an array of the broadcast shape."""
     from .operators import as_method
     return _secular_tuning_kernel(as_method(method), noise)
+
+
+# --------------------------------------------------------------------------------------------------
+# the shipped kernels: printed from theory's expressions into numerics/generated/ (SymPy only here)
+# --------------------------------------------------------------------------------------------------
+class Fn:
+    """One printed function: ``lambda args: expr`` (``expr`` SymPy, ``args`` its symbols)."""
+
+    def __init__(self, expr, args):
+        self.expr, self.args = expr, tuple(args)
+
+    def __repr__(self) -> str:
+        return f"Fn({self.expr!r}, {self.args!r})"
+
+
+def _printer():
+    """NumPyPrinter with lambdify's settings (so the shipped text does the arithmetic lambdify's does),
+    module names written out (``numpy.sqrt``), a Dummy printed by its name."""
+    from sympy.printing.numpy import NumPyPrinter
+
+    class KernelPrinter(NumPyPrinter):
+        def _print_Dummy(self, expr):
+            return expr.name
+    return KernelPrinter({"fully_qualified_modules": True, "inline": True, "allow_unknown_functions": False,
+                          "user_functions": {}})
+
+
+def print_function(fn: Fn) -> str:
+    """``lambda ...: ...`` for ``fn``, the arguments that are not Python identifiers (``lambda``)
+    replaced by a Dummy first, as lambdify does (the printed factors then come in lambdify's order)."""
+    import keyword
+    import sympy as sp
+    expr, names = sp.sympify(fn.expr), []
+    subs = {}
+    for a in fn.args:
+        if keyword.iskeyword(a.name) or not a.name.isidentifier():
+            d = sp.Dummy(f"{a.name}_")
+            subs[a] = d
+            names.append(d)
+        else:
+            names.append(a)
+    if subs:
+        expr = expr.xreplace(subs)
+    pr = _printer()
+    return f"lambda {', '.join(pr.doprint(a) for a in names)}: {pr.doprint(expr)}"
+
+
+def _emit(value, indent: int) -> str:
+    pad = " " * indent
+    if isinstance(value, Fn):
+        return print_function(value)
+    if isinstance(value, dict):
+        items = [f"{pad}    {k!r}: {_emit(v, indent + 4)}," for k, v in value.items()]
+        return "{\n" + "\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], str):    # ("horner", [...])
+        return f"({value[0]!r}, {_emit(value[1], indent)})"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]" if isinstance(value, list) else "()"
+        if all(not isinstance(v, (Fn, dict, list, tuple)) for v in value):
+            inner = ", ".join(repr(v) for v in value)
+            return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
+        open_, close = ("[", "]") if isinstance(value, list) else ("(", ")")
+        items = [f"{pad}    {_emit(v, indent + 4)}," for v in value]
+        return open_ + "\n" + "\n".join(items) + f"\n{pad}{close}"
+    return repr(value)
+
+
+def _entries(M, args):
+    """(functions of the entries of M row major, shape) for :func:`operators.entries_runner`."""
+    return ([Fn(e, args) for e in M], tuple(M.shape))
+
+
+def _fn_split(plans, args):
+    """:func:`operators.lambda_poly_split` plans as printed functions (coefficients of the parameters)."""
+    return [("direct", Fn(e, args)) if kind == "direct" else ("horner", [Fn(c, args[1:]) for c in e])
+            for kind, e in plans]
+
+
+def family_data(family: str, method, noise=None):
+    """What the shipped module of ``family`` holds for (method, noise): :class:`Fn` leaves in dicts,
+    lists and tuples, derived from theory's expressions (the code paths the SymPy route lambdifies)."""
+    import sympy as sp
+    from . import operators as op
+    from ..theory import symbols
+    if family == "triple":
+        args = (symbols.eta, symbols.beta)
+        return {k: _entries(M, args) for k, M in (("A", method.A), ("b", method.b), ("c", method.c))}
+    if family == "first_moment":
+        coef = op.first_moment_charpoly_exprs(method)
+        return {"charpoly": _entries(sp.Matrix([coef]), (symbols.lam, symbols.eta, symbols.beta))}
+    args = op._args()
+    if family == "decoupled":
+        D, u, v = op.decoupled_exprs(method, noise)
+        return {"D": _entries(D, args), "u": _entries(u, args), "v": _entries(v, args)}
+    if family == "secular_grid":
+        grid = op.secular_grid_plans(method, noise)
+        g = {k: (None if v is None else [Fn(c, args[1:]) for c in v] if k == "h" else _fn_split(v, args))
+             for k, v in grid.items()}
+        mags = {k: _fn_split(v, args) for k, v in op.secular_magnitude_plans(method, noise).items()}
+        return {"grid": g, "magnitude": mags}
+    if family == "pair_response":
+        return {"psi": Fn(op.pair_response(method), op.pair_response_args())}
+    raise KeyError(family)
+
+
+def _key_name(key) -> str:
+    return "__".join(k.replace("-", "_") for k in key)
+
+
+def generate_family(family: str) -> str:
+    """The text of numerics/generated/<family>.py for every built-in method (and built-in noise)."""
+    from ..theory.methods import METHODS
+    from ..theory.sampling import BUILTIN_NOISES
+    keys = [(m,) for m in METHODS] if family in METHOD_ONLY else [(m, n) for m in METHODS for n in BUILTIN_NOISES]
+    head = [f'"""{family}: {FAMILIES[family]}.',
+            "",
+            "GENERATED by `python -m momentum_verify.numerics.generate` from theory's expressions (theory/methods.py,",
+            "theory/moments.py, theory/sampling.py through numerics/operators.py and numerics/kernels.py). Do not",
+            "edit: tests/test_generated_kernels.py regenerates it and requires the same text.",
+            '"""',
+            "import numpy",
+            "",
+            f"GENERATOR_VERSION = {GENERATOR_VERSION!r}",
+            "KERNELS = {}", ""]
+    body = []
+    for key in keys:
+        method = METHODS[key[0]]
+        noise = BUILTIN_NOISES[key[1]] if len(key) > 1 else None
+        if family == "secular_tuning":
+            from ..theory import symbols
+            name = f"secular_tuning__{_key_name(key)}"
+            body.append(generate_source(name, secular_tuning_exprs(method, noise), _tuning_args(), symbols.lam))
+            body.append(f"KERNELS[{key!r}] = {{'kernel': {name}}}\n")
+            continue
+        body.append(f"KERNELS[{key!r}] = {_emit(family_data(family, method, noise), 0)}\n")
+    return "\n".join(head) + "\n" + "\n\n".join(body)
+
+
+def generated_folder() -> str:
+    """numerics/generated/ of this package."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "generated")
+
+
+def write_generated(folder: str | None = None, families=None) -> list[str]:
+    """Write numerics/generated/<family>.py (and its __init__.py) for ``families`` (default all);
+    returns the paths written."""
+    folder = folder or generated_folder()
+    os.makedirs(folder, exist_ok=True)
+    out = []
+    init = os.path.join(folder, "__init__.py")
+    with open(init, "w") as fh:
+        fh.write(GENERATED_INIT)
+    out.append(init)
+    for family in families or FAMILIES:
+        path = os.path.join(folder, f"{family}.py")
+        text = generate_family(family)
+        with open(path, "w") as fh:
+            fh.write(text)
+        out.append(path)
+    return out
+
+
+GENERATED_INIT = '''"""Numeric kernels of the built-in methods and noises, printed from theory's SymPy expressions.
+
+GENERATED by `python -m momentum_verify.numerics.generate` (numerics/kernels.py, write_generated); one
+module per kernel family (numerics.kernels.FAMILIES), each a dict KERNELS keyed by ("method", "noise")
+or ("method",). Do not edit: tests/test_generated_kernels.py regenerates them from theory and requires
+the same text; numerics.kernels.shipped reads them (no SymPy at run time).
+"""
+'''

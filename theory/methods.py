@@ -291,6 +291,11 @@ class Method:
                                       f"(its parameters: {', '.join(self.parameters) or 'none'})")
         return r
 
+    def in_range(self, name: str, value, key: str) -> bool:
+        """Whether a user value (text or number, read exactly) lies in the declared range of ``name``;
+        ``key`` names the value in errors."""
+        return self.range(name).contains(_exact_value(value, key))
+
     @property
     def extra_parameters(self) -> tuple:
         """Parameters beyond the step ``eta`` and the momentum ``beta`` (given by ``--param``)."""
@@ -501,6 +506,24 @@ class BuiltinMethod(Method):
         """Number of stacked copies of the error in the state (rows of ``A`` in the data)."""
         return len(self._data["A"])
 
+    @property
+    def has_init(self) -> bool:
+        """Whether the data give an initial state (else all ones)."""
+        return "init" in self._data
+
+    def in_range(self, name: str, value, key: str) -> bool:
+        """:meth:`Method.in_range` read with Fractions when the range ends and the value are plain
+        numbers (no SymPy); otherwise the full method's answer."""
+        if name in self.parameters:
+            text = self._data.get("ranges", {}).get(name, DEFAULT_RANGES.get(name, "(-inf, inf)"))
+            iv, v = _plain_interval(text), _plain_number(value, key)
+            if iv is not None and v is not None:
+                lo, hi, lo_closed, hi_closed = iv
+                above = lo is None or (v >= lo if lo_closed else v > lo)
+                below = hi is None or (v <= hi if hi_closed else v < hi)
+                return above and below
+        return super().in_range(name, value, key)
+
     def __eq__(self, other):
         if type(other) is BuiltinMethod:
             return self.name == other.name
@@ -512,6 +535,45 @@ class BuiltinMethod(Method):
 
     def __reduce__(self):
         return (builtin_method, (self.name,))
+
+
+def _plain_interval(text: str):
+    """(lo, hi, lo_closed, hi_closed) of a range whose ends are plain numbers (Fractions; None for
+    -inf / inf), as :meth:`Range.parse` reads it; None when an end is anything else."""
+    from .parse_number import parse_fraction
+    m = _INTERVAL.match(text)
+    if not m:
+        return None
+    ends = []
+    for t, infinite in ((m.group(2).strip(), "-inf"), (m.group(3).strip(), "inf")):
+        if t.lower() in (infinite, "+" + infinite if infinite == "inf" else infinite):
+            ends.append(None)
+            continue
+        try:
+            ends.append(parse_fraction(t, "range"))
+        except InputError:
+            return None
+    lo, hi = ends
+    return lo, hi, m.group(1) == "[" and lo is not None, m.group(4) == "]" and hi is not None
+
+
+def _plain_number(v, key):
+    """A user value as an exact Fraction when it is text, an int, a finite float or a Fraction (the
+    value :func:`exact_value` gives); None otherwise (then :func:`exact_value` decides)."""
+    import math
+    from fractions import Fraction
+    from .parse_number import parse_fraction
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, str):
+        return parse_fraction(v, key)
+    if isinstance(v, int):
+        return Fraction(v)
+    if isinstance(v, float):
+        return Fraction(v) if math.isfinite(v) else None
+    if isinstance(v, Fraction):
+        return v
+    return None
 
 
 METHODS: dict[str, Method] = {d["name"]: BuiltinMethod(d) for d in BUILTIN_DATA}

@@ -1,4 +1,8 @@
-"""``momentum-verify rate``: the spectral radius rho of the second-moment operator and K = -1/ln(rho)."""
+"""``momentum-verify rate``: the spectral radius rho of the second-moment operator and K = -1/ln(rho).
+
+Start-up: a built-in method on a built-in model in double precision imports no SymPy (the numbers are
+read as Fractions, the kernels are the shipped ones of :mod:`numerics.generated`); ``--digits``,
+``--certify`` and method files import it (exact numbers, derivations)."""
 from __future__ import annotations
 
 import json
@@ -6,7 +10,7 @@ import math
 
 from ..theory.errors import InputError
 from ..theory.methods import METHODS, get_method
-from ..theory.parse import parse_number_exact
+from ..theory.parse_number import parse_fraction
 from ..theory.sampling import MODELS, check_model_name
 from .method_options import METHOD_HELP, add_param_option, resolve_method
 from .parsing import load_array, parse_batch, parse_momentum, parse_positive, parse_spec
@@ -54,9 +58,13 @@ def run(args) -> int:
     method = resolve_method(args)
     parse_positive(args.lr, "lr")                       # validation with the parameter's name
     parse_momentum(args.momentum, "momentum")
-    lr, momentum = parse_number_exact(args.lr, "lr"), parse_number_exact(args.momentum, "momentum")
-    batch = parse_batch(args.batch)
     digits = parse_digits(args.digits)
+    if digits is None and not args.certify:       # exact Fractions: no SymPy on the double route
+        lr, momentum = parse_fraction(args.lr, "lr"), parse_fraction(args.momentum, "momentum")
+    else:
+        from ..theory.parse import parse_number_exact
+        lr, momentum = parse_number_exact(args.lr, "lr"), parse_number_exact(args.momentum, "momentum")
+    batch = parse_batch(args.batch)
     model = build_model(args)
     model.check_batch(batch)
     from . import limits

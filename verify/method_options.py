@@ -60,8 +60,8 @@ def bind_method(method, params: dict | None = None, momentum=None) -> Method:
         raise InputError("param", f"method {m.name} needs a value for {', '.join(missing)} "
                                   f"(--param {missing[0]}=VALUE)")
     if momentum is not None and "beta" not in m.parameters:
-        from ..theory.parse import parse_number_exact
-        if parse_number_exact(str(momentum), "momentum") != 0:
+        from ..theory.parse_number import parse_fraction
+        if parse_fraction(str(momentum), "momentum") != 0:
             raise InputError("momentum", f"method {m.name} has no momentum parameter beta "
                                          f"(its parameters: {', '.join(m.parameters) or 'none'})")
     return m
@@ -97,12 +97,11 @@ def resolve_method(args, text=None) -> Method:
 
 def check_point(method: Method, lr=None, momentum=None):
     """lr and momentum (texts or numbers) against the method's declared ranges of eta and beta."""
-    from ..theory.methods import exact_value
     for key, name, val in (("lr", "eta", lr), ("momentum", "beta", momentum)):
         if val is None or name not in method.parameters:
             continue
-        r = method.range(name)
-        if not r.contains(exact_value(str(val) if not isinstance(val, str) else val, key)):
+        if not method.in_range(name, str(val) if not isinstance(val, str) else val, key):
+            r = method.range(name)
             raise InputError(key, f"must lie in {r} (the range of {name} in method {method.name}), got {val}")
 
 

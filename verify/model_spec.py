@@ -25,8 +25,8 @@ def _spectrum(spectrum, param: str):
     parts = t.split(",")
     if any(not p.strip() for p in parts):
         raise InputError(param, f"malformed list {spectrum!r} (comma-separated, no empty entries)")
-    from ..theory.parse import parse_number_exact
-    return tuple(parse_number_exact(p, param) for p in parts)      # exact: "0.1" is 1/10, "4/9" is 4/9
+    from ..theory.parse_number import parse_fraction
+    return tuple(parse_fraction(p, param) for p in parts)      # exact: "0.1" is 1/10, "4/9" is 4/9 (no SymPy)
 
 
 def _matrix(matrix, param: str):

@@ -16,10 +16,12 @@ from __future__ import annotations
 import contextlib
 
 import mpmath as mp
-import sympy as sp
 
 from .exact import exact, to_mpf
 from ..operators import secular_lambda_kernel
+from ...theory.lazy import LazyModule
+
+sp = LazyModule("sympy")          # the exact tiers only: the double routes import no SymPy
 
 
 class MpContext:

@@ -11,11 +11,13 @@ from fractions import Fraction
 
 import mpmath as mp
 import numpy as np
-import sympy as sp
 
 from ..operators import SecondMomentOperator, as_method
 from ...theory.errors import InputError
 from ...theory.sampling import SamplingModel
+from ...theory.lazy import LazyModule
+
+sp = LazyModule("sympy")          # the exact tiers only: the double routes import no SymPy
 
 # --------------------------------------------------------------------------------------------------
 # exact inputs
