@@ -279,15 +279,20 @@ class _Point:
             with np.errstate(all="ignore"):
                 return _ratio(lam)
 
-        def _ratio(lam):
+        def _ratio(lam):                 # Horner in place: the same operations as n = n * lam + c
             lam = np.asarray(lam, dtype=float)
-            n = np.full(lam.shape, cn[-1])
-            for c in cn[-2::-1]:
-                n = n * lam + c
-            d = np.full(lam.shape, cd[-1])
-            for c in cd[-2::-1]:
-                d = d * lam + c
-            return n / d
+            n = lam * cn[-1] if len(cn) > 1 else np.full(lam.shape, cn[-1])
+            for k, c in enumerate(cn[-2::-1]):
+                if k:
+                    n *= lam
+                n += c
+            d = lam * cd[-1] if len(cd) > 1 else np.full(lam.shape, cd[-1])
+            for k, c in enumerate(cd[-2::-1]):
+                if k:
+                    d *= lam
+                d += c
+            n /= d
+            return n
         return f
 
     def block_radius(self, lam, tau=0.0):
@@ -511,9 +516,12 @@ def _envelope(pt: _Point, z: float, a: float, b: float, mbar: float):
 
 
 def _pair_geometry(l: np.ndarray, r: np.ndarray, mbar: float):
-    """(r - mbar, mbar - l, r - l, pairs with r <= l) of the chords of :func:`_envelope` at mbar."""
+    """(r - mbar, mbar - l, r - l, pairs with r <= l) of the chords of :func:`_envelope` at mbar (l <= mbar
+    <= r ascending, so r <= l only where both are mbar: the last l and the first r)."""
     A, Bm = (r - mbar)[None, :], (mbar - l)[:, None]
     D = r[None, :] - l[:, None]
+    if D[-1, 0] > 0:
+        return A, Bm, D, []
     ties = [tuple(int(k) for k in ij) for ij in np.argwhere(~(D > 0))]
     return A, Bm, D, ties
 
