@@ -89,6 +89,7 @@ class TuneGrid:
 
 
 DEFAULT_GRID = TuneGrid()
+DENSE_BATCH = True        # coupled small models: search with numerics.dense_batch (False: rho_grid, the old route)
 
 
 def _json_number(x):
@@ -157,6 +158,18 @@ class _Objective:
     def __init__(self, method, model, batch, momentum: bool):
         self.method, self.model, self.batch, self.momentum = method, model, batch, momentum
         self.count = 0
+        self._dense = {}
+
+    def _dense_batch(self, batch):
+        """The batched dense evaluator (:mod:`numerics.dense_batch`) where the rate engine would take the
+        dense route for a coupled model with noise; else None (``rates.rho_grid``)."""
+        if not DENSE_BATCH or self.model.decoupled is not None or batch_factor_value(self.model, batch) == 0.0:
+            return None
+        if batch not in self._dense:
+            ok = rates.pick_route(self.model, batch, method=self.method) == "dense"
+            from .dense_batch import DenseBatch
+            self._dense[batch] = DenseBatch(self.method, self.model, batch) if ok else None
+        return self._dense[batch]
 
     def __call__(self, x, w, batch=None) -> np.ndarray:
         x, w = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(w, dtype=float))
@@ -164,9 +177,13 @@ class _Objective:
             return np.empty(x.shape)
         self.count += x.size
         beta = -np.expm1(w) if self.momentum else np.zeros_like(w)
+        batch = self.batch if batch is None else batch
+        dense = self._dense_batch(batch)
         with np.errstate(all="ignore"):
-            r = rates.rho_grid(self.method, self.model, self.batch if batch is None else batch,
-                                  np.exp(x), beta)
+            if dense is not None:
+                r = dense.rho(np.exp(x), beta)
+            else:
+                r = rates.rho_grid(self.method, self.model, batch, np.exp(x), beta)
         r = np.asarray(r, dtype=float)
         return np.where(np.isfinite(r), r, np.inf)
 

@@ -333,3 +333,60 @@ def test_curve_cache_reuses_points(monkeypatch):
     assert tune_curve(["sgd"], model, [1]).results["sgd"][0].rho == c1.results["sgd"][0].rho
     tune_curve(["sgd"], model, [1], seed=1)
     assert calls == [1, 4, 16, 1]
+
+
+# --------------------------------------------------------------------------------------------------
+# the batched dense evaluator (coupled small models: kaczmarz, dense coordinate descent)
+# --------------------------------------------------------------------------------------------------
+def _small_kaczmarz():
+    from momentum_verify.theory.sampling import Kaczmarz
+    rng = np.random.default_rng(5)
+    return Kaczmarz(rng.standard_normal((9, 3)) * np.array([1.0, 0.5, 0.2]))
+
+
+@pytest.mark.parametrize("method", ["sgd", "heavy-ball", "nesterov"])
+def test_dense_batch_matches_the_operator(method):
+    """T's vech matrix at several points equals SecondMomentOperator.vech_matrix; rho = spectral_radius."""
+    from momentum_verify.numerics.dense_batch import DenseBatch
+    from momentum_verify.numerics.operators import SecondMomentOperator
+    model = _small_kaczmarz()
+    e, b = np.array([0.05, 0.4, 1.1]), np.array([0.0, 0.5, 0.9])
+    for B in (1, 3):
+        ev = DenseBatch(method, model, B)
+        T = ev.matrices(e, b)
+        for g in range(3):
+            ref = SecondMomentOperator(method, model, B, e[g], b[g]).vech_matrix()
+            assert np.max(np.abs(T[g] - ref)) <= 1e-14 * max(1.0, np.max(np.abs(ref)))
+        r = ev.rho(e, b)
+        for g in range(3):
+            rr = float(spectral_radius(method, model, B, e[g], b[g]).rho)
+            assert abs(r[g] - rr) <= 1e-9 * rr
+
+
+def test_dense_batch_detects_a_planted_error():
+    """The comparison above can fail: a perturbed noise table gives a different matrix and rho."""
+    from momentum_verify.numerics.dense_batch import DenseBatch
+    from momentum_verify.numerics.operators import SecondMomentOperator
+    model = _small_kaczmarz()
+    ev = DenseBatch("heavy-ball", model, 1)
+    ev.N = ev.N * (1 + 1e-3)
+    ref = SecondMomentOperator("heavy-ball", model, 1, 0.4, 0.5).vech_matrix()
+    assert np.max(np.abs(ev.matrices(0.4, 0.5)[0] - ref)) > 1e-8
+    assert abs(ev.rho(0.4, 0.5)[0] - spectral_radius("heavy-ball", model, 1, 0.4, 0.5).rho) > 1e-8
+
+
+@pytest.mark.parametrize("method,B", [("sgd", 2), ("heavy-ball", 1), ("nesterov", 4)])
+def test_dense_batch_tuner_same_optimum_as_rho_grid(method, B):
+    """The tuner searching with the batched dense evaluator returns the optimum of the rho_grid route."""
+    from momentum_verify.numerics import tuning
+    model = _small_kaczmarz()
+    grid = TuneGrid(n_beta=6, n_eta=6, ftol=1e-5)
+    new = tune(method, model, B, grid=grid)
+    tuning.DENSE_BATCH = False
+    try:
+        old = tune(method, model, B, grid=grid)
+    finally:
+        tuning.DENSE_BATCH = True
+    assert new.rho <= old.rho + 1e-9 * (1 - old.rho)
+    assert abs(new.rho - old.rho) <= 1e-6 * (1 - old.rho)
+    assert new.rho == float(spectral_radius(method, model, B, new.lr, new.momentum).rho)
