@@ -24,6 +24,24 @@ def test_every_object_prints(capsys, what, model):
     assert "\\" in capsys.readouterr().out or what == "deterministic-rate"
 
 
+@pytest.mark.parametrize("method", ["heavy-ball", "nesterov"])
+def test_second_moment_charpoly_is_the_determinant(method):
+    """Second route: det(z I - D(lambda)) of the decoupled block, expanded, equals the printed polynomial
+    (collected in z, coefficients factored)."""
+    from momentum_verify import formula
+    from momentum_verify.theory import symbols
+    from momentum_verify.theory.methods import get_method
+    from momentum_verify.theory.moments import decoupled_block
+    from momentum_verify.theory.sampling import GAUSSIAN_NOISE
+    printed = dict(formula(method, "charpoly").items)
+    (label,) = [k for k in printed if k.startswith("det(z I - D(lambda))")]
+    D, _, _ = decoupled_block(get_method(method), GAUSSIAN_NOISE)
+    det = (symbols.z * sp.eye(D.shape[0]) - D).det()
+    assert sp.expand(printed[label] - det) == 0
+    assert sp.Poly(printed[label], symbols.z).degree() == D.shape[0]
+    assert sp.expand(printed[label] - det - symbols.z) != 0          # the comparison can fail
+
+
 @pytest.mark.parametrize("argv, param", [
     (["formula", "--method", "adam"], "method"),
     (["formula", "--method", "sgd", "--what", "nope"], "what"),
