@@ -228,7 +228,7 @@ class SecondMomentOperator:
 
     def vech_matrix(self) -> np.ndarray:
         """Dense matrix of T in the vech basis (size m = sd(sd+1)/2; small d only)."""
-        from ..theory.moments import vech_index
+        from ..theory.vech import vech_index
         m = self.s * self.d
         idx = vech_index(m)
         rows, cols = np.array([i for i, _ in idx]), np.array([j for _, j in idx])

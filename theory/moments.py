@@ -21,9 +21,7 @@ from .sampling import DecoupledNoise, SamplingModel, batch_factor
 # --------------------------------------------------------------------------------------------------
 # the vech basis
 # --------------------------------------------------------------------------------------------------
-def vech_index(m: int) -> list[tuple[int, int]]:
-    """Positions (i, j), i <= j, of the half-vectorisation of a symmetric m x m matrix."""
-    return [(i, j) for i in range(m) for j in range(i, m)]
+from .vech import vech_index  # noqa: E402  (SymPy-free: the numeric dense route imports it alone)
 
 
 def vech(S: sp.Matrix) -> sp.Matrix:
