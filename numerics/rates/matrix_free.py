@@ -1,10 +1,21 @@
 """The matrix-free route (finite sums, kaczmarz, coordinate at larger d): T is never formed.
 
 In H's eigenbasis T = K + N with K(S) = Mbar S Mbar^T (s x s blocks per pair of eigen-directions) and N
-acting through Y = (c^T ⊗ I) S (c ⊗ I) only; z > rho(K) is an eigenvalue of T iff 1 is an eigenvalue of
-Y -> Psi(z) o C_B(Y) (Hadamard product; Psi_ij(z) = sum_k z^-(k+1) (c^T M_i^k b)(c^T M_j^k b), from
-theory's triple). A nonlinear power iteration on d x d matrices (one O(n d^2) application of C_B per
-step) finds it; Collatz-Wielandt bounds on T itself give the digits; ARPACK on T is the fallback.
+acting through Y = (c^T ⊗ I) S (c ⊗ I) only; for z > rho(K), rho(T) < z iff rho(Phi_z) < 1 with
+Phi_z(Y) = Psi(z) o C_B(Y) (Hadamard product; Psi_ij(z) = sum_k z^-(k+1) (c^T M_i^k b)(c^T M_j^k b),
+from theory's triple; the regular-splitting theorem for cone-preserving maps, since Phi_z has the
+nonzero spectrum of N (z - K)^-1).
+
+Symmetric rank-one components (finite sums, kaczmarz: G_i = s_i a_i a_i^T), :class:`KrylovReduction`:
+C_B = f_B C0 with C0(Y) = sum_i q_i (a_i^T Y a_i) a_i a_i^T - H Y H applied in blocks of rows (memory
+O(block d + d^2), never an n x d^2 object), C0 self-adjoint and PSD in the Frobenius product, so Phi_z
+is self-adjoint in the C0-inner product: a nonlinear Rayleigh-Ritz (Krylov) iteration finds the z with
+Ritz value 1, and the Collatz-Wielandt bracket of Phi_z at the Perron approximation Y > 0,
+lo(z) = lambda_min(Y^-1/2 Phi_z(Y) Y^-1/2), hi(z) = lambda_max(...), gives [z_lo, z_hi] with
+lo(z_lo) > 1 (so rho(T) > z_lo) and hi(z_hi) < 1 (so rho(T) < z_hi): the stated digits come from it.
+
+Other models (coordinate: G_i not symmetric) use the nonlinear power iteration
+(:class:`ResolventReduction`) checked by Collatz-Wielandt bounds on T itself; ARPACK on T is the fallback.
 """
 from __future__ import annotations
 
@@ -144,19 +155,409 @@ class ResolventReduction:
 
     def eigenmatrix(self, z, Y):
         """X = (z - K)^{-1} N(Y) in the original basis: the Perron eigenvector of T (PSD)."""
-        d, s = self.lam.size, self.op.s
-        A, bv, cv = self.op.A, self.op.b, self.op.c
-        M = A[None] + self.lam[:, None, None] * np.outer(bv, cv)[None]
-        Kr = np.einsum("iab,jcd->ijacbd", M, M).reshape(d, d, s * s, s * s)
-        rhs = np.broadcast_to(np.outer(bv, bv).ravel(), (d, d, s * s))
-        G = np.linalg.solve(z * np.eye(s * s) - Kr, rhs[..., None])[..., 0].reshape(d, d, s, s)
-        Xt = self.C(Y)[:, :, None, None] * G                  # (i, j, a, b)
-        X = np.empty((s, d, s, d))
-        for a in range(s):
-            for c in range(s):
-                X[a, :, c, :] = self.Q @ Xt[:, :, a, c] @ self.Q.T
-        X = X.reshape(s * d, s * d)
-        return (X + X.T) / 2
+        return eigenmatrix(self.op.A, self.op.b, self.op.c, self.lam, self.Q, z, self.C(Y))
+
+
+def eigenmatrix(A, bv, cv, lam, Q, z, CY):
+    """X = (z - K)^{-1} ((b b^T) ⊗ CY) in the original basis, CY = C_B(Y) in H's eigenbasis (d x d):
+    per pair (i, j) the s x s block solves z X_ij - M_i X_ij M_j^T = CY_ij b b^T."""
+    d, s = lam.size, A.shape[0]
+    M = A[None] + lam[:, None, None] * np.outer(bv, cv)[None]
+    Kr = np.einsum("iab,jcd->ijacbd", M, M).reshape(d, d, s * s, s * s)
+    rhs = np.broadcast_to(np.outer(bv, bv).ravel(), (d, d, s * s))
+    G = np.linalg.solve(z * np.eye(s * s) - Kr, rhs[..., None])[..., 0].reshape(d, d, s, s)
+    Xt = CY[:, :, None, None] * G                  # (i, j, a, b)
+    X = np.empty((s, d, s, d))
+    for a in range(s):
+        for c in range(s):
+            X[a, :, c, :] = Q @ Xt[:, :, a, c] @ Q.T
+    X = X.reshape(s * d, s * d)
+    return (X + X.T) / 2
+
+
+# --------------------------------------------------------------------------------------------------
+# symmetric rank-one components: covariance in blocks of rows, nonlinear Rayleigh-Ritz, CW bracket
+# --------------------------------------------------------------------------------------------------
+BLOCK_BYTES = 1 << 24        # rows per block of the covariance map: about 16 MiB of rows at a time
+BASIS_BYTES = 1 << 28        # at most about 256 MiB for the Krylov basis (V and C0 V): restart beyond
+ROWS_BYTES = 1 << 28         # rows rotated into H's eigenbasis are stored up to about 256 MiB
+
+
+class RankOneCovariance:
+    """C0(Y) = sum_i p_i (y_i^T Y y_i) x_i x_i^T - Lambda Y Lambda in H's eigenbasis (C_B = f_B C0), for
+    rank-one components G_i = x_i y_i^T drawn with probability p_i (MATH.md §2), with the rows rotated
+    into the eigenbasis (x_i -> Q^T x_i): stored when they fit in ``rows_bytes``, else rotated block
+    by block on the fly.
+
+    Applied in blocks of rows (memory O(block d + d^2), never an n x d^2 object); cost O(n d^2) per
+    application (O(n d^2) more when rotating on the fly); C0 maps the PSD cone into itself
+    (E[(G - H) Y (G - H)^T]).
+
+    >>> from momentum_verify.theory.sampling import FiniteSum
+    >>> C = RankOneCovariance(FiniteSum([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]), 1)
+    >>> C.n, C.d, C.block > 0, C.stored
+    (3, 2, True, True)
+    """
+
+    def __init__(self, model, batch, block_bytes: int = BLOCK_BYTES, rows_bytes: int = ROWS_BYTES):
+        p, X, Yv = model.component_arrays(np)
+        self.p = p
+        self.same = X is Yv
+        self.n, self.d = X.shape
+        H = model.hessian_array(np)
+        if np.max(np.abs(H - H.T)) > 1e-12 * max(np.max(np.abs(H)), 1e-300):
+            raise ValueError("the Krylov route needs a symmetric H")
+        self.lam, self.Q = np.linalg.eigh((H + H.T) / 2)
+        self.fB = batch_factor_value(model, batch)
+        k = 1 if self.same else 2
+        self.block = max(1, int(block_bytes // (8 * self.d * k)))
+        self.stored = self.n * self.d * 8 * k <= rows_bytes
+        if self.stored:
+            self.X = X @ self.Q
+            self.Y = self.X if self.same else Yv @ self.Q
+        else:
+            self.X, self.Y = X, Yv
+        self.applications = 0
+
+    def rows(self, k):
+        """(x rows, y rows) of block k in the eigenbasis."""
+        sl = slice(k, k + self.block)
+        if self.stored:
+            return self.X[sl], self.Y[sl]
+        Rx = self.X[sl] @ self.Q
+        return Rx, (Rx if self.same else self.Y[sl] @ self.Q)
+
+    def _sum(self, Yt, absolute: bool):
+        out = np.zeros((self.d, self.d))
+        for k in range(0, self.n, self.block):
+            Rx, Ry = self.rows(k)
+            if absolute:
+                Rx, Ry = np.abs(Rx), np.abs(Ry)
+            w = self.p[k:k + self.block] * np.einsum("ij,ij->i", Ry @ Yt, Ry)
+            out += (Rx * w[:, None]).T @ Rx
+        return out
+
+    def rounding_bound(self, Yt: np.ndarray) -> np.ndarray:
+        """Entrywise rounding error of ``self(Yt)`` in the probabilistic model of Higham and Mary (2019):
+        gamma (S_abs(|Y|) + |Lambda| |Y| |Lambda|), S_abs(A) = sum_i p_i (|y_i|^T A |y_i|) |x_i| |x_i|^T,
+        gamma = 4 sqrt(2 d + block + n / block) eps (sums of those lengths); the rotation of the rows is a
+        relative perturbation of the data of about d eps, not counted here."""
+        aY = np.abs(Yt)
+        al = np.abs(self.lam)
+        gamma = 4 * math.sqrt(2 * self.d + min(self.block, self.n) + self.n / self.block) * EPS
+        return gamma * (self._sum(aY, True) + al[:, None] * aY * al[None, :])
+
+    def __call__(self, Yt: np.ndarray) -> np.ndarray:
+        """C0(Y) for Y given (and returned) in H's eigenbasis."""
+        out = self._sum(Yt, False) - self.lam[:, None] * Yt * self.lam[None, :]
+        self.applications += 1
+        return (out + out.T) / 2
+
+
+def _monotone_root(f, z_start: float, z_min: float, rtol: float, step: float | None = None,
+                   max_eval: int = 400):
+    """(a, b) with f(a) > 0 >= f(b), z_min < a < b, b - a <= rtol b, for f decreasing on (z_min, inf)
+    (f(z) = nan counts as > 0: a point too close to a pole); a = None when f <= 0 right above z_min.
+    The search starts at ``z_start`` and steps by ``step`` (growing fourfold) to bracket the root."""
+    def val(z):
+        v = f(z)
+        return math.inf if not np.isfinite(v) else v
+    g = max(z_start - z_min, 1e-300)               # work with the gap above z_min
+    h = g if step is None else max(step, 1e-300)
+    z = z_min + g
+    fz = val(z)
+    a = b = None
+    fa = fb = None
+    for _ in range(max_eval):
+        if fz > 0:
+            a, fa = z, fz
+            if b is not None:
+                break
+            g += h
+        else:
+            b, fb = z, fz
+            if a is not None:
+                break
+            if g <= 4 * EPS * max(z_min, 1e-300):
+                return None, b
+            g = max(g - h, g / 4)
+        h *= 4
+        z = z_min + g
+        fz = val(z)
+    side = 0
+    for _ in range(max_eval):                      # Illinois regula falsi, keeping the bracket
+        if b - a <= rtol * b:
+            break
+        if math.isfinite(fa):
+            z = (a * fb - b * fa) / (fb - fa)
+        else:
+            z = 0.5 * (a + b)
+        if not a < z < b:
+            z = 0.5 * (a + b)
+        fz = val(z)
+        if fz > 0:
+            a, fa = z, fz
+            if side == 1:
+                fb /= 2
+            side = 1
+        else:
+            b, fb = z, fz
+            if side == -1 and math.isfinite(fa):
+                fa /= 2
+            side = -1
+    return a, b
+
+
+class KrylovReduction:
+    """rho(T) for symmetric rank-one components (finite sums, kaczmarz) without forming T.
+
+    Phi_z(Y) = f_B Psi(z) o C0(Y) maps the PSD cone into itself; its Perron Ritz value on an orthonormal
+    Krylov basis V (W = C0 V kept) is the top eigenvalue of V^T (Psi(z) o W); the z with Ritz value 1 is
+    found by a monotone root search and the basis grows by Phi_z(Ritz vector) (a nonlinear Arnoldi
+    step): one O(n d^2) application of C0 per step. The Ritz values are only an accelerator (no bound). ``bracket`` then gives the Collatz-Wielandt
+    interval for rho(T) (see the module docstring).
+    """
+
+    def __init__(self, method, model, batch, e, b, block_bytes: int = BLOCK_BYTES):
+        self.method = as_method(method)
+        self.cov = RankOneCovariance(model, batch, block_bytes)
+        self.lam, self.fB = self.cov.lam, self.cov.fB
+        self.e, self.b = e, b
+        self.psi = pair_response_kernel(self.method)
+        self.rho_K = float(deterministic_double(self.method, self.lam, np.array([e]), np.array([b]))[0][0])
+        self.iterations = 0
+
+    def Psi(self, z):
+        with np.errstate(all="ignore"):
+            return self.fB * self.psi(z, self.lam[:, None], self.lam[None, :], self.e, self.b)
+
+    def _psi_ok(self, P):
+        return bool(np.all(np.isfinite(P)) and np.all(np.diag(P) >= 0))
+
+    def ritz(self, z, Vm, Wm):
+        """(Perron Ritz value, its coefficient vector) of Phi_z projected on the orthonormal basis
+        Vm (rows; C0 V = rows of Wm): the eigenvalue of largest real part of Vm Phi_z(V)^T."""
+        P = self.Psi(z)
+        if not self._psi_ok(P):
+            return math.nan, None
+        A = Vm @ (P.ravel()[:, None] * Wm.T)
+        w, U = np.linalg.eig(A)
+        real = np.abs(w.imag) <= 1e-8 * np.abs(w)
+        if not real.any():
+            return math.nan, None
+        k = int(np.argmax(np.where(real, w.real, -np.inf)))
+        x = U[:, k].real
+        return float(w[k].real), x
+
+    def iterate(self, tol: float = 1e-13, res_tol: float = 1e-10, max_dim: int | None = None,
+                max_iter: int = 120, start=None):
+        """(z, Y): the z where the Perron Ritz value of Phi_z on a Krylov basis (orthonormal in the
+        Frobenius product) is 1, and Y = Phi_z(Ritz vector). The basis grows by Phi_z of the Ritz
+        vector; when that lies in the span already (an invariant subspace: e.g. the mode of a pole of
+        Psi, while the Perron mode is elsewhere), by Phi_z of the last basis vector, then of I."""
+        d = self.lam.size
+        if max_dim is None:
+            max_dim = int(min(40, max(6, BASIS_BYTES // (16 * d * d))))
+        Vs, Ws = [], []
+        eye = np.eye(d) / math.sqrt(d)
+        cands = [eye if start is None else start[1]]
+        z, hist = (None if start is None else start[0]), []
+        rk = self.rho_K
+        self.history = hist
+        v = C_eye = P = None
+        still = 0                                      # steps with z unchanged to tol
+        for it in range(max_iter):
+            grown = False
+            for v in cands:
+                if v is None:                          # Phi_z(I), computed when first needed
+                    if C_eye is None:
+                        C_eye = self.cov(eye)
+                    v = P * C_eye
+                n0 = float(np.linalg.norm(v))
+                for _ in range(2):                     # orthogonalise (twice is enough)
+                    for Vj in Vs:
+                        v = v - float(np.sum(v * Vj)) * Vj
+                nv = float(np.linalg.norm(v))
+                if nv > 1e-8 * n0 and np.isfinite(nv):
+                    v = v / nv
+                    Vs.append(v)
+                    Ws.append(self.cov(v))
+                    grown = True
+                    break
+            if not Vs:
+                return rk, None
+            Vm = np.stack([x.ravel() for x in Vs])
+            Wm = np.stack([x.ravel() for x in Ws])
+            z0 = 2 * max(rk, 1e-3) if z is None else z
+            step = None if z is None else max(1e-9 * z, 4 * abs(z - hist[-2][0]) if len(hist) > 1 else 1e-4 * z)
+            a, _ = _monotone_root(lambda t: self.ritz(t, Vm, Wm)[0] - 1, z0, rk, 4 * EPS, step)
+            if a is None:
+                return rk, None
+            z_new = a
+            _, x = self.ritz(z_new, Vm, Wm)
+            if x is None:
+                return z_new, None
+            Yr = (x @ Vm).reshape(d, d)
+            if np.trace(Yr) < 0:
+                x, Yr = -x, -Yr
+            CYr = (x @ Wm).reshape(d, d)
+            P = self.Psi(z_new)
+            y_next = P * CYr                           # Phi_z(Yr)
+            y_next = (y_next + y_next.T) / 2
+            mu = float(np.sum(y_next * Yr) / max(np.sum(Yr * Yr), 1e-300))
+            res = float(np.linalg.norm(y_next - mu * Yr) / max(np.linalg.norm(Yr), 1e-300))
+            hist.append((z_new, res, len(Vs)))
+            self.iterations += 1
+            still = still + 1 if z is not None and abs(z_new - z) <= tol * z_new else 0
+            done = (still >= 1 and res <= res_tol) or (still >= 4 and res <= 1e-6)
+            z = z_new
+            if done or res <= 1e-15 or (not grown and len(Vs) >= d * (d + 1) // 2):
+                break
+            if len(Vs) >= max_dim:                     # restart from the Ritz vector
+                nY = float(np.linalg.norm(Yr))
+                Vs, Ws = [Yr / nY], [CYr / nY]
+            last = P * Ws[-1]
+            last = (last + last.T) / 2
+            # alternate the Ritz expansion with the plain Krylov direction Phi_z(V_last), so that a mode
+            # the Ritz vector does not see (a second cone mode near a pole of Psi) enters the basis
+            cands = [y_next, last] if it % 2 == 0 else [last, y_next]
+            cands.append(P * C_eye if C_eye is not None else None)
+        return z, y_next / np.linalg.norm(y_next)
+
+    def cw_functions(self, Y):
+        """ext(z) = (lo(z), hi(z), err_lo, err_hi): the extreme eigenvalues of Y^-1/2 Phi_z(Y) Y^-1/2
+        (Y > 0) and first-order bounds on their rounding, |u|^T E_F |u| + |lambda| |u|^T E_Y |u| for the
+        Y-normalised eigenvector u, with E_F the entrywise error of F = Phi_z(Y) (covariance: its
+        rounding bound; Psi: 64 eps |Psi|, theory's factored fraction) and E_Y = 2 (d + 2) eps
+        |L| |L|^T (Cholesky's backward error; the triangular solves' is of the same form)."""
+        import scipy.linalg as sla
+        CY = self.cov(Y)
+        ECY = self.cov.rounding_bound(Y)
+        Lc = np.linalg.cholesky(Y)
+        aL = np.abs(Lc)
+        EY = 2 * (self.lam.size + 2) * EPS * (aL @ aL.T) + EPS * np.abs(Y)
+        cache = {}
+
+        def ext(z):
+            if z not in cache:
+                P = self.Psi(z)
+                if not self._psi_ok(P):
+                    cache[z] = (math.nan, math.nan, math.inf, math.inf)
+                    return cache[z]
+                F = P * CY
+                EF = np.abs(P) * ECY + 64 * EPS * np.abs(P) * np.abs(CY) + EPS * np.abs(F)
+                Z = sla.solve_triangular(Lc, sla.solve_triangular(Lc, F, lower=True).T, lower=True)
+                e, V = np.linalg.eigh((Z + Z.T) / 2)
+                errs = []
+                for k in (0, -1):
+                    u = np.abs(sla.solve_triangular(Lc.T, V[:, k], lower=False))
+                    errs.append(2 * float(u @ EF @ u + abs(e[k]) * (u @ EY @ u)) + 4 * self.lam.size * EPS * abs(e[k]))
+                cache[z] = (float(e[0]), float(e[-1]), errs[0], errs[1])
+            return cache[z]
+        return ext
+
+    def _side(self, z, Y, side: int, rtol: float):
+        """The z_lo (side 0: lo(z_lo) - err > 1) or z_hi (side 1: hi(z_hi) + err <= 1) of Y, or None."""
+        rk = self.rho_K
+        try:
+            ext = self.cw_functions(Y)
+        except np.linalg.LinAlgError:
+            return None, None
+        z0 = max(z, rk * (1 + 1e-12) + 1e-300)
+        e0 = ext(z0)
+        if not e0[2 + side] < 0.5:
+            return None, e0
+        step = max(1e-12, e0[1] - e0[0]) * z0
+        if side == 0:
+            a, _ = _monotone_root(lambda t: (lambda r: r[0] - r[2] - 1)(ext(t)), z0, rk, rtol, step)
+            return (rk if a is None else max(a, rk)), e0
+        _, b = _monotone_root(lambda t: (lambda r: r[1] + r[3] - 1)(ext(t)), z0, rk, rtol, step)
+        return b, e0
+
+    def power(self, z, Y, steps: int):
+        """Y after ``steps`` power steps Y <- Phi_z(Y) / ||Phi_z(Y)|| (one application of C0 each)."""
+        P = self.Psi(z)
+        for _ in range(steps):
+            Y = P * self.cov(Y)
+            Y = (Y + Y.T) / 2
+            Y = Y / np.linalg.norm(Y)
+        return Y
+
+    def bracket(self, z, Y, target: float = 1e-13, rtol: float = 4 * EPS, max_power: int = 12):
+        """(z_lo, z_hi, delta): rho(T) in [z_lo, z_hi] from the Collatz-Wielandt bounds of Phi beyond
+        their rounding (lo(z_lo) - err > 1 at a cone vector for z_lo, hi(z_hi) + err <= 1 at one for
+        z_hi); delta the largest rounding bound met. Where the bracket is wider than ``target``
+        (relative), each side is redone with the Perron vector of Phi at a point just beyond the Ritz
+        root z (power steps from Y, at most ``max_power``): near a pole of Psi the Ritz root is exact
+        to the last bit while the other directions of Y move slowly in z. None without a bracket."""
+        a, ea = self._side(z, Y, 0, rtol)
+        b, eb = self._side(z, Y, 1, rtol)
+        if a is None or b is None:
+            return None
+        delta = max(ea[2], eb[3])
+        rk = self.rho_K
+        h = max(target / 4, 8 * EPS)
+        for side in (0, 1):
+            if (b - a) / b <= target:
+                break
+            zt = max(rk + (z - rk) * (1 - h), z * (1 - h)) if side == 0 else z * (1 + h)
+            if zt <= rk or (side == 0 and zt <= a) or (side == 1 and zt >= b):
+                continue
+            Yt, done_steps = Y, 0
+            for steps in (1, 3, 6, max_power):        # power steps at zt, then the best bound from Yt
+                if steps > max_power:
+                    break
+                Yt = self.power(zt, Yt, steps - done_steps)
+                done_steps = steps
+                r, e = self._side(zt, Yt, side, rtol)
+                if r is None:
+                    continue
+                if side == 0 and r > a:
+                    a, delta = r, max(delta, e[2])
+                if side == 1 and r < b:
+                    b, delta = r, max(delta, e[3])
+                if (b - a) / b <= target:
+                    break
+        return a, b, delta
+
+
+T_CHECK_MAX = 256        # s d up to which the Krylov bracket is also checked by Collatz-Wielandt bounds on T
+
+
+def krylov_double(method, model, batch, e, b, *, target_digits: int = 12, check_T: bool | None = None):
+    """rho(T) for symmetric rank-one components by :class:`KrylovReduction`, with the Collatz-Wielandt
+    bracket of Phi_z at the Perron approximation (escalating with more Krylov steps while the bracket
+    allows fewer than ``target_digits`` digits); for s d <= ``T_CHECK_MAX`` also the bracket on T
+    itself (independent of Psi), intersected. None when no bracket could be formed (caller falls back).
+    """
+    red = KrylovReduction(method, model, batch, e, b)
+    target = 10.0 ** -(target_digits + 1)
+    z, Y = red.iterate()
+    if Y is None:
+        return None
+    br = red.bracket(z, Y, target=target)
+    if br is None:
+        return None
+    lo, hi, delta = br
+    notes = []
+    if check_T is None:
+        check_T = red.method.s * red.lam.size <= T_CHECK_MAX
+    if check_T and z > red.rho_K:
+        op = SecondMomentOperator(red.method, model, batch, e, b)
+        X = eigenmatrix(op.A, op.b, op.c, red.lam, red.cov.Q, z, red.fB * red.cov(Y))
+        X = X / np.trace(X)
+        try:
+            tlo, thi = collatz_wielandt(op, X)
+        except np.linalg.LinAlgError:
+            tlo, thi = 0.0, math.inf
+        tlo, thi = tlo * (1 - 1e3 * EPS), thi * (1 + 1e3 * EPS)
+        if thi < lo or tlo > hi:
+            raise RuntimeError(f"matrix-free: the brackets on Phi_z [{lo!r}, {hi!r}] and on T "
+                               f"[{tlo!r}, {thi!r}] do not meet")
+        lo, hi = max(lo, tlo), min(hi, thi)
+    rho = 0.5 * (lo + hi)
+    rel = (hi - lo) / max(rho, 1e-300) + 10 * EPS
+    return RateResult(float(rho), digits_from_rel(rel), None, "matrix-free", "double", tuple(notes))
 
 
 def matrix_free_double(method, model, batch, e, b) -> RateResult:
@@ -164,6 +565,10 @@ def matrix_free_double(method, model, batch, e, b) -> RateResult:
     on T itself with the assembled Perron matrix; ARPACK on T as a fallback."""
     if batch_factor_value(model, batch) == 0.0:        # no noise: the deterministic rate, exactly
         return deterministic_result(method, model, e, b)
+    if hasattr(model, "component_arrays"):
+        res = krylov_double(method, model, batch, e, b)
+        if res is not None:
+            return res
     red = ResolventReduction(method, model, batch, e, b)
     z, Y = red.iterate()
     X = red.eigenmatrix(z, Y) if z > red.rho_K else None
