@@ -225,6 +225,34 @@ def _powers(lam, n, weight=None):
     return L
 
 
+def _positive_on_interval(C: np.ndarray, a: float, b: float) -> np.ndarray:
+    """True where the polynomial sum_k C[:, k] x^k (degree <= 3) is > 0 on all of [a, b], by its values
+    at a, b and its real critical points inside, each with a margin of 16 eps sum_k |C_k| |x|^k for
+    rounding; False also where undecided (degree > 3). Sufficient for positivity at every lambda_i."""
+    n, m1 = C.shape
+    if m1 > 4:
+        return np.zeros(n, dtype=bool)
+    C = np.concatenate([C, np.zeros((n, 4 - m1))], axis=1)
+    c0, c1, c2, c3 = C.T
+    pts = [np.full(n, a), np.full(n, b)]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        # roots of c1 + 2 c2 x + 3 c3 x^2 (the linear case where c3 = 0)
+        A, Bq = 3 * c3, 2 * c2
+        disc = Bq * Bq - 4 * A * c1
+        sq = np.sqrt(np.where(disc >= 0, disc, np.nan))
+        lin = -c1 / Bq
+        r1 = np.where(A != 0, (-Bq + sq) / (2 * A), lin)
+        r2 = np.where(A != 0, (-Bq - sq) / (2 * A), lin)
+    for r in (r1, r2):
+        inside = np.isfinite(r) & (r > a) & (r < b)
+        pts.append(np.where(inside, r, a))
+    X = np.stack(pts, axis=1)                                  # (n, 4)
+    val = ((c3[:, None] * X + c2[:, None]) * X + c1[:, None]) * X + c0[:, None]
+    ax = np.abs(X)
+    mag = ((np.abs(c3)[:, None] * ax + np.abs(c2)[:, None]) * ax + np.abs(c1)[:, None]) * ax + np.abs(c0)[:, None]
+    return np.all(val > 16 * EPS * mag, axis=1)
+
+
 class LambdaPolyArrays:
     """F(z) = sum_i w_i n(z, lambda_i) / p(z, lambda_i) at G parameter points, with n and p polynomials
     in z and lambda (tables from :func:`lambda_poly_kernel`; weights w_i = 1 for the true spectrum).
@@ -253,8 +281,8 @@ class LambdaPolyArrays:
     def _rows(self, key, idx):
         return self.t[key] if isinstance(idx, slice) else self.t[key][idx]
 
-    def F(self, z, idx=slice(None)):
-        """F(z) and F'(z) at the points ``idx``."""
+    def F(self, z, idx=slice(None), deriv: bool = True):
+        """F(z) and F'(z) at the points ``idx`` (F' NaN when not ``deriv``: three passes instead of five)."""
         P, dP = _zpoly(self._rows("den", idx), z)
         Q, dQ = _zpoly(self._rows("num", idx), z)
         R = P @ self.Lden
@@ -262,6 +290,8 @@ class LambdaPolyArrays:
             np.reciprocal(R, out=R)
             S = R @ self.Lnum_w[:, :self.mn]
             F = np.einsum("gk,gk->g", Q, S)
+            if not deriv:
+                return F, np.full(F.shape, np.nan)
             dF = np.einsum("gk,gk->g", dQ, S)
             R *= R
             S2 = R @ self.Lnum_w
@@ -285,11 +315,16 @@ class LambdaPolyArrays:
         """True where z > rho(D): every Taylor coefficient of every det(zI - D_i) at z is > 0
         (Budan-Fourier and Gauss-Lucas, as in :meth:`SecularArrays.above`)."""
         T = self._taylor_rows(z, idx)
-        n = T.shape[0]
-        if T.shape[1] == 0:
+        n, q, m1 = T.shape
+        if q == 0:
             return np.ones(n, dtype=bool)
-        V = T.reshape(-1, T.shape[2]) @ self.Lchar
-        return np.all(np.min(V, axis=-1).reshape(n, -1) > 0, axis=-1)
+        C = T.reshape(-1, m1)
+        ok = _positive_on_interval(C, float(np.min(self.lam)), float(np.max(self.lam))).reshape(n, q).all(-1)
+        rest = np.flatnonzero(~ok)               # not proven on the whole interval: the eigenvalues one by one
+        if rest.size:
+            V = T[rest].reshape(-1, m1) @ self.Lchar
+            ok[rest] = np.all(np.min(V, axis=-1).reshape(rest.size, q) > 0, axis=-1)
+        return ok
 
     def start(self):
         """Fujiwara's bound 2 max_k |c_k|^(1/k) (|c_k(lambda_i)| <= sum_m |a_km| max(lambda)^m)."""
@@ -381,11 +416,15 @@ def spectral_quadrature(lam: np.ndarray, m: int):
     return np.concatenate([ends, x]), np.concatenate([np.ones(ends.size), mid.size * U[0] ** 2])
 
 
-def surrogate_roots(tables: dict, lam: np.ndarray, m: int = 24, pole=None) -> np.ndarray:
+SURROGATE_NODES = 24
+
+
+def surrogate_roots(tables: dict, lam: np.ndarray, m: int = SURROGATE_NODES, pole=None, quad=None) -> np.ndarray:
     """Estimates of the secular roots from the compressed spectrum of :func:`spectral_quadrature`
     (NaN where the compressed problem has no root): the starting points of the full solve. ``pole``:
-    :func:`pole_estimate` of the full problem (the compressed one keeps the extreme eigenvalues)."""
-    x, w = spectral_quadrature(lam, m)
+    :func:`pole_estimate` of the full problem (the compressed one keeps the extreme eigenvalues);
+    ``quad``: the (nodes, weights) when already computed."""
+    x, w = spectral_quadrature(lam, m) if quad is None else quad
     arr = LambdaPolyArrays(tables, x, w)
     rho, _, _, found = solve_grid(arr, pole=pole)
     return np.where(found, rho, np.nan)
@@ -511,6 +550,11 @@ def solve_grid(arr: SecularArrays, max_iter: int = 200, z0=None, gap: float = 1e
         if tiny.any():
             step = np.where(z == h, -3 * EPS * z, 3 * EPS * z)
             c = np.where(tiny, np.clip(z + step, floor, h), c)
+        if xtol > 0:                         # one end within xtol/2 of the model root: evaluate xtol/4
+            dlt = 0.25 * xtol * h            # beyond it, away from that end, so the bracket closes
+            near_h = has_left & inside & (h - c <= 2 * dlt) & (c - lft > 4 * dlt)
+            near_l = has_left & inside & (c - lft <= 2 * dlt) & (h - c > 4 * dlt)
+            c = np.where(near_h, c - dlt, np.where(near_l, c + dlt, c))
         if conv.any():
             result[idx[conv]] = final[conv]
             active[idx[conv]] = False
@@ -535,6 +579,11 @@ def solve_grid(arr: SecularArrays, max_iter: int = 200, z0=None, gap: float = 1e
     result = np.where(active, np.where(found, left, hi), result)
     lo = np.where(~np.isnan(left), left, np.where(rooted, result, below))
     return result, lo, hi, found
+
+
+def _F(arr, z, idx, deriv=True):
+    """arr.F, without the slope where the arrays allow it."""
+    return arr.F(z, idx, deriv=deriv) if isinstance(arr, LambdaPolyArrays) else arr.F(z, idx)
 
 
 def _seed(arr, z0, gap, hi, Fh, dFh, left, Fl, dFl, known_above, below, seeded):
@@ -570,8 +619,10 @@ def _seed(arr, z0, gap, hi, Fh, dFh, left, Fl, dFl, known_above, below, seeded):
             below[r[~ab]] = zl[~ab]
             r, zl = r[ab], zl[ab]
             known_above[r] = np.minimum(known_above[r], zl)
-            Fz, dFz = arr.F(zl, r)
+            Fz, dFz = _F(arr, zl, r, deriv=False)    # a left end needs no slope (the model steps from hi)
             up = (Fz < 1) & ~(hi[r] <= zl)
+            if up.any():                             # a new upper end does
+                Fz[up], dFz[up] = arr.F(zl[up], r[up])
             hi[r[up]], Fh[r[up]], dFh[r[up]] = zl[up], Fz[up], dFz[up]
             dn = Fz >= 1
             left[r[dn]], Fl[r[dn]], dFl[r[dn]] = zl[dn], Fz[dn], dFz[dn]
@@ -592,15 +643,19 @@ def grid_inputs(lrs, momenta):
 
 
 def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_bounds: bool = True,
-                 chunk_entries: int = 1 << 18, surrogate_min_d: int = 64, xtol: float = 4e-12):
+                 chunk_entries: int = 1 << 20, surrogate_min_d: int = 64, gap: float = 1e-11,
+                 xtol: float = 3e-11):
     """(rho, relative error bound) at the points (e[k], b[k]) of a decoupled model.
 
     Where theory's secular term is polynomial in lambda (every built-in method and model with coupling),
-    :class:`LambdaPolyArrays` in chunks of about ``chunk_entries`` (point, eigenvalue) pairs, each chunk
-    started from the roots of a compressed spectrum (:func:`surrogate_roots`, for d >= ``surrogate_min_d``);
-    else :class:`SecularArrays`. The bound is the running error bound of ``rel_error`` where a root of
-    F = 1 was found; inf where rho = rho(D) (the bracket does not resolve it), 0 for models without
-    coupling; all 0 (not computed) when ``error_bounds`` is False."""
+    :class:`LambdaPolyArrays` in chunks of about ``chunk_entries`` (point, eigenvalue) pairs, each point
+    started from the root of a compressed spectrum (:func:`surrogate_roots`, for d >= ``surrogate_min_d``)
+    with the bracket z0 (1 -+ ``gap``), and taken as the model root inside a bracket narrower than
+    ``xtol`` (see :func:`solve_grid`): most points cost one Budan-Fourier test and two evaluations of F
+    (the previous solver: about 11). Else :class:`SecularArrays`. The bound is the a-posteriori bound of
+    ``rel_error`` (with the residual F - 1 at the returned point) where a root of F = 1 was found; inf
+    where rho = rho(D) (the bracket does not resolve it), 0 for models without coupling; all 0 (not
+    computed) when ``error_bounds`` is False."""
     kern = lambda_poly_kernel(method, model.decoupled)
     if kern is None:
         return _secular_grid_generic(method, model, fB, e, b, error_bounds)
@@ -609,13 +664,14 @@ def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_b
     G = e.size
     tabs = kern(e, b, np.full(G, float(fB)), np.full(G, tau))
     pole = pole_estimate(LambdaPolyArrays(tabs, lam))
-    z0 = surrogate_roots(tabs, lam, pole=pole) if lam.size >= surrogate_min_d else None
+    quad = spectral_quadrature(lam, SURROGATE_NODES) if lam.size >= surrogate_min_d else None
+    z0 = None if quad is None else surrogate_roots(tabs, lam, pole=pole, quad=quad)
     out, rel = np.empty(G), np.zeros(G)
     chunk = max(1, chunk_entries // lam.size)
     for s in range(0, G, chunk):
         sl = slice(s, s + chunk)
         arr = LambdaPolyArrays({k: (v if k == "ops" else v[sl]) for k, v in tabs.items()}, lam)
-        rho, _, _, found = solve_grid(arr, z0=None if z0 is None else z0[sl], pole=pole[sl], xtol=xtol)
+        rho, _, _, found = solve_grid(arr, z0=None if z0 is None else z0[sl], pole=pole[sl], gap=gap, xtol=xtol)
         out[sl] = rho
         if error_bounds:
             r = arr.rel_error(rho)
