@@ -28,7 +28,6 @@ O(d) each, and the secular root z(eta, beta) (F(z) = 1) has dz/dp = -F_p / F_z.
 """
 from __future__ import annotations
 
-import hashlib
 import importlib
 import os
 from functools import lru_cache
@@ -145,6 +144,7 @@ def compile_source(src: str, name: str):
 
 
 def _source_key(outputs: dict, args, horner) -> str:
+    import hashlib
     import sympy as sp
     text = GENERATOR_VERSION + repr([(k, [sp.srepr(e) for e in v]) for k, v in outputs.items()]) + \
         sp.srepr(tuple(args)) + sp.srepr(horner)

@@ -5,7 +5,6 @@ read as Fractions, the kernels are the shipped ones of :mod:`numerics.generated`
 ``--certify`` and method files import it (exact numbers, derivations)."""
 from __future__ import annotations
 
-import json
 import math
 
 from ..theory.errors import InputError
@@ -71,6 +70,7 @@ def run(args) -> int:
     limits.check_step(float(lr), model, "lr")
     res = spectral_radius(method, model, batch, lr, momentum, digits=digits, certify=args.certify)
     if args.json:
+        import json
         from .json_convention import rate_json
         print(json.dumps(rate_json(res)))
         return 0
