@@ -373,10 +373,25 @@ def _first_below(fun, z0: float) -> float:
     raise RuntimeError("no upper bracket for the secular root")
 
 
+def _memo(fun):
+    """fun with its values kept by argument (a root search evaluates its bracket ends twice)."""
+    seen = {}
+
+    def f(z):
+        z = float(z)
+        if z not in seen:
+            seen[z] = fun(z)
+        return seen[z]
+    f.seen = seen
+    return f
+
+
 def _secular_root(G, rD: float, rtol: float = 1e-15):
     """Largest root above rD of a function decreasing on (rD, inf), or None when G <= 0 all the way down
     to rD (1 + 1e-12). MATH.md §5's trap: near (nearly) defective blocks G evaluated a hair above rD can
-    come out with the wrong sign, so walk down from a point where G < 0 instead of probing rD."""
+    come out with the wrong sign, so walk down from a point where G < 0 instead of probing rD.
+    Values are memoised by z: Brent starts from the two walk-down points already evaluated."""
+    G = _memo(G)
     z_hi = _first_below(G, _above_start(rD))
     gap = z_hi - rD
     z_prev = z_hi
@@ -592,13 +607,19 @@ def estimate(method, cls: SpectrumClass, batch, lr, momentum, res: Resolution = 
         tau = float(np.dot(vals, mults))
         low = _instance_rho_double(pt, vals, mults, tau)
         return _Estimate(low, rD, vals, mults, "block radius")
-    G = lambda z: _phi_star(pt, cls, z, res)[0] - 1.0
+    seen = {}
+
+    def G(z):
+        seen[z] = _phi_star(pt, cls, z, res)
+        return seen[z][0] - 1.0
     zu = _secular_root(G, rD, res.rtol)
     if zu is None:
         vals, mults = _fill(cls, xD)
         low = _instance_rho_double(pt, vals, mults, 0.0)
         return _Estimate(low, max(rD, low), vals, mults, "block radius")
-    _, (l1, l2, nu) = _phi_star(pt, cls, zu)
+    # the maximiser at the root (FINE resolution; the envelope of a fixed trace and d = 2 do not read res)
+    same = zu in seen and (cls.d == 2 or S is not None)
+    _, (l1, l2, nu) = seen[zu] if same else _phi_star(pt, cls, zu)
     if cls.d == 2:
         cands = [([cls.mu, cls.L], [1, 1])]
     elif S is None:
