@@ -10,7 +10,6 @@ checked the same way (tests/test_claims.py).
 from __future__ import annotations
 
 import math
-from functools import lru_cache
 
 import mpmath as mp
 import numpy as np
@@ -22,6 +21,7 @@ from ...theory.sampling import Coordinate, DecoupledNoise, FiniteSum, Gaussian, 
 from ...numerics.tuning import loglog_slope
 from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
 from .instances import GAUSSIAN_PANEL, coordinate_matrices, kaczmarz_matrices
+from .shared import cached
 from .common import (
     condition_numbers, d_sym, monte_carlo_rate, mp_str, rate_str, routes_of, sig, stated, value,
     within_factor,
@@ -366,10 +366,19 @@ KIDAMBI_STATEMENT = ("As reported (MATH.md §7): with batch size 1 and the best 
                      "'Gaussian' instances. ")
 
 
-@lru_cache(maxsize=None)
 def kidambi_tuned(inst: str, kappa: int, method: str):
+    """Tuned ``method`` at batch 1 on one instance (a shared task: sgd's points serve both claims)."""
+    return cached(_kidambi_tune, inst, kappa, method)
+
+
+def _kidambi_tune(inst: str, kappa: int, method: str):
     from ...numerics.tuning import tune
     return tune(method, kidambi_instances(kappa)[inst], 1)
+
+
+def kidambi_plan(method: str, kappas: tuple):
+    """Shared-work plan of a Kidambi claim: every tuned point as one task."""
+    yield [(_kidambi_tune, (inst, k, m)) for inst in ("discrete", "gaussian") for k in kappas for m in ("sgd", method)]
 
 
 def kidambi_claim(method: str = "heavy-ball", *, kappas=KIDAMBI_KAPPAS, quick: bool = True) -> Claim:
@@ -414,7 +423,7 @@ def kidambi_claim(method: str = "heavy-ball", *, kappas=KIDAMBI_KAPPAS, quick: b
     return Claim(f"classical.kidambi-no-acceleration-batch1.{method}",
                  "Kidambi, Netrapalli, Jain and Kakade (ICLR 2018), as reported in MATH.md §7", statement, check,
                  tolerance="log-log slope of K_sgd/K_method against kappa < 0.1 on both instances",
-                 quick=quick, reading=reading)
+                 quick=quick, reading=reading, needs=((kidambi_plan, method, tuple(kappas)),))
 
 
 # --------------------------------------------------------------------------------------------------
