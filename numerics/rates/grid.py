@@ -347,38 +347,61 @@ class LambdaPolyArrays:
         return [self.t["char"][:, j, :] @ L for j in range(1, self.t["char"].shape[1])]
 
     def rel_error(self, z, mags=None):
-        """Bound on |z - z*| / z for the root z* of F = 1 next to z: (E_F + |F(z) - 1|) / |z F'(z)|.
+        """Bound on |z - z*| / z for the root z* of F = 1 next to z: (E_F + |F(z) - 1|) / (z (|F'| - E_F'))
+        (|F'| / 2 in the denominator where E_F' > |F'| / 2, see below).
 
-        E_F bounds the rounding of F(z) evaluated as sum_i n_i/p_i (pairwise sum): n_i and p_i by
-        Horner in z then a dot product in lambda from coefficients computed in expanded form (error
-        <= gamma (sum of |monomials| |z|^j lambda^k), gamma = (ops + q + 2 m + 4) eps, twice over), then
-        the quotient (eps) and the sum (gamma_s, s = 40 + 2 log2 d). ``mags`` is ignored (the tables
-        carry their magnitudes)."""
-        n_ops = self.t["ops"] + 2 * self.t["den"].shape[1] + 2 * self.t["den"].shape[2] + 4
+        Above rho(D) every p_i(z) > 0, so with R_i = 1/p_i every bound is a sum of R_i or R_i^2 times a
+        polynomial in lambda, i.e. a matrix product of the same kind as in :meth:`F` (five passes in all).
+        E_F: n_i and p_i come from coefficients computed in expanded form, then Horner in z and a dot
+        product in lambda, so each errs by <= gamma times its magnitude (every monomial by its absolute
+        value: nabs_i, pabs_i; gamma = 2 (ops + 2 q + 2 m + 4) eps); hence
+        E_F <= 1.5 gamma sum_i (|n_i| pabs_i R_i^2 + nabs_i R_i) + 1.5 (2 eps + gamma_d) sum_i |n_i| R_i,
+        gamma_d = (d + 4) eps for a sum in any order (a matrix product), first order made safe by the
+        factor 1.5 where every gamma pabs_i R_i <= 1/4 (checked through sqrt(sum_i pabs_i^2 R_i^2); else
+        inf). E_F' alike for the slope's two sums. ``mags`` is ignored (the tables carry magnitudes).
+        """
+        t = self.t
+        n_ops = t["ops"] + 2 * t["den"].shape[1] + 2 * t["den"].shape[2] + 4
         gam = 2.0 * n_ops * EPS
-        gam_s = (40 + 2 * np.log2(max(self.d, 2))) * EPS
+        gam_d = (self.d + 4) * EPS * 1.01
         az = np.abs(z)
-        P, _ = _zpoly(self.t["den"], z)
-        Q, _ = _zpoly(self.t["num"], z)
-        Pm, _ = _zpoly(self.t["den_mag"], az)
-        Qm, _ = _zpoly(self.t["num_mag"], az)
-        Ln = _powers(self.lam, self.t["num"].shape[2], self.weight)
-        Lnm = Ln if self.weight is None else _powers(self.lam, self.t["num"].shape[2], np.abs(self.weight))
+        P, dP = _zpoly(t["den"], z)
+        Q, dQ = _zpoly(t["num"], z)
+        Pm, dPm = _zpoly(t["den_mag"], az)
+        Qm, dQm = _zpoly(t["num_mag"], az)
+        md, mn = P.shape[1], Q.shape[1]
+        L = _powers(self.lam, max(mn + md - 1, 2 * md - 1), None if self.weight is None else np.abs(self.weight))
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-            p = P @ self.Lden
-            pabs = Pm @ self.Lden
-            n = Q @ Ln
-            nabs = Qm @ Lnm
-            T = n / p
-            Fc = np.sum(T, axis=-1)
-            aT = np.abs(T)
-            rp = gam * pabs / np.abs(p)
-            bad = np.any(~(rp <= 0.25), axis=-1)
-            e = np.sum(aT * rp + gam * nabs / np.abs(p), axis=-1) * (1 + 2 * 0.25)
-            e += (EPS + gam_s) * np.sum(aT, axis=-1)
-            _, dF = self.F(z)
-            rel = (e + np.abs(Fc - 1)) / (np.abs(z * dF) * (1 - 1e-6))
-        return np.where(bad, np.inf, rel)
+            R = P @ self.Lden
+            np.reciprocal(R, out=R)
+            pos = np.all(R > 0, axis=-1)         # above rho(D) (the solver's bracket): else no bound
+            S = R @ L.T                          # sum_i lambda_i^k R_i
+            R *= R
+            S2 = R @ L.T                         # sum_i lambda_i^k R_i^2
+            dot = lambda a, b: np.einsum("gk,gk->g", a, b[:, :a.shape[1]])  # noqa: E731
+            F = dot(Q, S)
+            dF = dot(dQ, S) - dot(_conv(Q, dP), S2)
+            aQ, adQ, adP = np.abs(Q), np.abs(dQ), np.abs(dP)
+            nR = dot(Qm, S)                      # >= sum_i nabs_i R_i (nabs: n's magnitude)
+            aR = dot(aQ, S)                      # >= sum_i |n_i| R_i (n as computed)
+            npR2 = dot(_conv(aQ, Pm), S2)        # >= sum_i |n_i| pabs_i R_i^2
+            p2R2 = dot(_conv(Pm, Pm), S2)        # = sum_i pabs_i^2 R_i^2
+            rho = gam * np.sqrt(p2R2)            # >= every gamma pabs_i R_i (the relative error of R_i)
+            redo = np.flatnonzero(pos & ~(rho <= 0.25))
+            if redo.size:                        # the largest term itself where the 2-norm is too coarse
+                rho[redo] = gam * np.max((Pm[redo] @ self.Lden) / (P[redo] @ self.Lden), axis=-1)
+            ok = pos & (rho <= 0.25)
+            eF = 1.5 * gam * (npR2 + nR) + (2 * EPS + gam_d) * aR * 1.5
+            # the slope sum_i dn_i R_i - n_i dp_i R_i^2: dn, n, dp to gamma of their magnitudes, R_i to
+            # 1.5 rho, R_i^2 to 3 rho, products and sums to eps and gamma_d
+            eD = gam * (dot(dQm, S) + dot(_conv(Qm, adP), S2) + dot(_conv(aQ, dPm), S2)) \
+                + (3 * rho + 2 * EPS + gam_d) * (dot(adQ, S) + dot(_conv(aQ, adP), S2)) * 1.5
+            # where that bound exceeds half the slope (1 - beta ~ 1e-2 and a root next to a pole, the
+            # expanded terms cancel to 1e-12), half the computed slope: first order in it, as the
+            # previous solver's bound (which took the computed slope as it was)
+            slope = np.where(eD <= 0.5 * np.abs(dF), np.abs(dF) - eD, 0.5 * np.abs(dF))
+            rel = (eF + np.abs(F - 1)) / (np.abs(z) * slope)
+        return np.where(ok & (slope > 0), rel, np.inf)
 
 
 def spectral_quadrature(lam: np.ndarray, m: int):
