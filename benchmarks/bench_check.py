@@ -38,14 +38,18 @@ def time_check(args: list[str], workdir: str) -> dict:
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
     counts: dict[str, int] = {}
+    seconds: dict[str, float] = {}
     try:
         import json
         for c in json.loads(p.stdout)["claims"]:
             counts[c["verdict"]] = counts.get(c["verdict"], 0) + 1
+            seconds[c["id"]] = c["seconds"]
     except (ValueError, KeyError):
         counts = {"(no json)": 1}
+    import re
+    shared = [float(x) for x in re.findall(r"shared work, stage \d+: (?:\d+)/(?:\d+) tasks \(([\d.]+) s\)", p.stderr)]
     return {"wall": wall, "cpu": cpu, "rc": p.returncode, "verdicts": counts, "load": os.getloadavg()[0],
-            "stderr": p.stderr[-2000:]}
+            "seconds": seconds, "shared": max(shared) if shared else 0.0, "stderr": p.stderr[-2000:]}
 
 
 def _claim_ids(pattern: str) -> list[str]:
@@ -62,6 +66,7 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="check --workers (default: every core)")
     ap.add_argument("--baseline-workers", type=int, default=None,
                     help="also run each selection with this many workers; print the ratio")
+    ap.add_argument("--top", type=int, default=8, help="claims listed by their own seconds (after the shared work)")
     a = ap.parse_args(argv)
     if not (a.quick or a.full or a.per_claim):
         a.quick = True
@@ -90,6 +95,10 @@ def main(argv=None) -> int:
                     row += "  VERDICTS DIFFER"
                     bad = 1
             print(row, flush=True)
+            if len(r["seconds"]) > 1:
+                top = sorted(r["seconds"].items(), key=lambda kv: -kv[1])[:a.top]
+                print(f"    shared work (tuned curves, searches) {r['shared']:.1f} s wall; then the claims, longest: " +
+                      ", ".join(f"{k} {v:.1f} s" for k, v in top), flush=True)
             if r["rc"] not in (0, 1):
                 print(r["stderr"])
                 bad = 1
