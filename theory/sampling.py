@@ -256,7 +256,12 @@ def _as_matrix(data, param: str) -> tuple:
             raise InputError(param, f"must be 2-dimensional: row {i} has {len(r)} entries, row 0 has {width}")
         if any(isinstance(v, (list, tuple)) for v in r):
             raise InputError(param, "must be 2-dimensional")
-    return tuple(tuple(_entry(v, param) for v in r) for r in rows)
+    return tuple(tuple(r) if _finite_floats(r) else tuple(_entry(v, param) for v in r) for r in rows)
+
+
+def _finite_floats(r) -> bool:
+    """All entries of a row are finite Python floats (the fast path for float arrays: nothing to parse)."""
+    return all(type(v) is float for v in r) and math.isfinite(sum(r))
 
 
 def _value(x) -> float:
@@ -339,6 +344,8 @@ def _exact_matrix(rows: tuple) -> sp.Matrix:
 
 def _check_finite(rows, param: str):
     for i, r in enumerate(rows):
+        if _finite_floats(r):
+            continue
         for j, v in enumerate(r):
             if is_sympy(v) and not v.is_number:
                 continue
@@ -778,7 +785,7 @@ class GaussianSampler:
 # finite sums, Kaczmarz, coordinate descent
 # --------------------------------------------------------------------------------------------------
 def _float_rows(rows: tuple) -> list:
-    return [[_value(v) for v in r] for r in rows]
+    return [r if _finite_floats(r) else [_value(v) for v in r] for r in rows]
 
 
 @dataclass(frozen=True, repr=False)
