@@ -522,6 +522,7 @@ class KrylovReduction:
 
 
 T_CHECK_MAX = 256        # s d up to which the Krylov bracket is also checked by Collatz-Wielandt bounds on T
+T_CHECK_STEPS = 40       # at most this many power steps on T for that check
 
 
 def krylov_double(method, model, batch, e, b, *, target_digits: int = 12, check_T: bool | None = None):
@@ -546,13 +547,20 @@ def krylov_double(method, model, batch, e, b, *, target_digits: int = 12, check_
         op = SecondMomentOperator(red.method, model, batch, e, b)
         X = eigenmatrix(op.A, op.b, op.c, red.lam, red.cov.Q, z, red.fB * red.cov(Y))
         X = X / np.trace(X)
-        try:
-            tlo, thi = collatz_wielandt(op, X)
-        except np.linalg.LinAlgError:
-            tlo, thi = 0.0, math.inf
+        tlo, thi = 0.0, math.inf
+        for _ in range(T_CHECK_STEPS):     # power steps on T tighten its bracket (never widen it)
+            try:
+                l2, h2 = collatz_wielandt(op, X)
+            except np.linalg.LinAlgError:
+                break
+            tlo, thi = max(tlo, l2), min(thi, h2)
+            if (thi - tlo) <= 1e-3 * max(hi - lo, 1e-15 * hi):
+                break
+            X = op.apply(X)
+            X = (X + X.T) / (2 * np.trace(X))
         tlo, thi = tlo * (1 - 1e3 * EPS), thi * (1 + 1e3 * EPS)
         if thi < lo or tlo > hi:
-            raise RuntimeError(f"matrix-free: the brackets on Phi_z [{lo!r}, {hi!r}] and on T "
+            raise RuntimeError(f"matrix-free: the brackets on Phi_z [{float(lo)!r}, {float(hi)!r}] and on T "
                                f"[{tlo!r}, {thi!r}] do not meet")
         lo, hi = max(lo, tlo), min(hi, thi)
     rho = 0.5 * (lo + hi)
