@@ -135,3 +135,21 @@ def test_no_runtime_warning_leaks():
         # t = q = 0 (eta lambda = 1, beta = 0): the 0/0 the error bound used to make
         rho, rel = deterministic_double(as_method("heavy-ball"), np.array([1.0]), np.array([1.0]), np.array([0.0]))
         assert rho[0] == 0.0 and rel[0] == 0.0
+
+
+def test_near_pole_points_keep_a_bound_that_holds():
+    """sgdm at beta = 0.99 with small steps: the root sits within 1e-9 of rho(D) and the expanded
+    denominators cancel to 1e-15, where the new bound cannot linearise; the first-order bound that
+    replaces it there holds against 20 arb digits."""
+    g = Gaussian(np.geomspace(1e-3, 1, 300))
+    m = as_method("sgdm")
+    e = np.geomspace(0.01, 0.05, 4)
+    b = np.full(4, 0.99)
+    t, lam = tables("sgdm", g, 10, e, b)
+    rho, _, _, found = grid.solve_grid(grid.LambdaPolyArrays(t, lam))
+    assert not np.isfinite(grid.LambdaPolyArrays(t, lam).rel_error(rho)).all()   # the case arises
+    r, rel = grid.secular_grid(m, g, batch_factor_value(g, 10), e, b)
+    assert np.all(np.isfinite(rel)) and np.all(rel < 1e-6)
+    for i in range(4):
+        ref = mp.mpf(spectral_radius(m, g, 10, float(e[i]), float(b[i]), digits=20).rho)
+        assert within_stated(r[i], rel[i], ref)
