@@ -1,0 +1,167 @@
+"""The tuner (numerics.tuning) against an independent grid + Nelder-Mead reference, and on the paper panel.
+
+    python benchmarks/bench_tuner.py                 # everything (several minutes on a loaded machine)
+    python benchmarks/bench_tuner.py --skip-reference
+    python benchmarks/bench_tuner.py --skip-36 --panel-batches 3
+
+Part 1 (issue 16 item 1): 36 tuned points, B = 1, 2, 4, ..., 2048 x sgd, heavy-ball, nesterov, gaussian
+spectrum geomspace(1e-3, 1, 200), in one process after a warm-up (kernels generated, the arb route of
+``spectral_radius`` used once). Target: < 2 s.
+
+Part 2: the reference on the same points, run in the same process: the best of a 40 x 40 ``rho_grid``
+grid over (ln eta in [ln 1e-5, ln 8], ln(1 - beta) in [ln 1e-4, 0]) (a 400-point line for sgd), then
+scipy's Nelder-Mead on ``rho_grid`` from there (xatol 1e-8, fatol 1e-14, at most 4000 evaluations).
+Both optima re-evaluated by ``spectral_radius``; the table prints (rho_tuner - rho_ref) / (1 - rho_ref)
+(<= 0: the tuner is as good or better). Target: reference time / tuner time >= 50.
+
+Part 3: ``tune_curve`` (cache off, one process) on every instance of the gd2026 panel
+(verify/claims/instances.py PANEL), with the current tuner and with the previous one in the same process
+(``numerics.tuning.DENSE_BATCH = False``: coupled models searched through ``rates.rho_grid``, one
+``spectral_radius`` per point; decoupled models are searched the same way by both), on the first
+``--panel-batches`` batches of each instance (all with 0), and the largest change of rho between the two
+as a fraction of (1 - rho).
+
+Times are wall and CPU of this process; the load average is printed (the machine is shared: compare the
+ratios, measured in the same run).
+"""
+from __future__ import annotations
+
+import argparse
+import math
+import os
+import sys
+import time
+
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")
+
+import numpy as np  # noqa: E402
+from scipy.optimize import minimize  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from momentum_verify.numerics import tuning  # noqa: E402
+from momentum_verify.numerics.rates import rho_grid, spectral_radius  # noqa: E402
+from momentum_verify.numerics.tuning import tune, tune_curve  # noqa: E402
+from momentum_verify.theory.sampling import Gaussian  # noqa: E402
+
+METHODS = ("sgd", "heavy-ball", "nesterov")
+
+
+def reference(method, model, batch):
+    """(lr, momentum, evaluations) by grid + Nelder-Mead on rho_grid."""
+    momentum = method != "sgd"
+    count = [0]
+
+    def f(p):
+        count[0] += 1
+        x, w = p[0], (-abs(p[1]) if momentum else 0.0)
+        with np.errstate(all="ignore"):
+            r = float(rho_grid(method, model, batch, math.exp(x), -math.expm1(w)))
+        return r if math.isfinite(r) else 1e300
+
+    xs = np.linspace(math.log(1e-5), math.log(8.0), 40 if momentum else 400)
+    ws = np.linspace(math.log(1e-4), 0.0, 40) if momentum else np.zeros(1)
+    X, W = np.meshgrid(xs, ws)
+    with np.errstate(all="ignore"):
+        R = np.asarray(rho_grid(method, model, batch, np.exp(X), -np.expm1(W)), dtype=float)
+    count[0] += R.size
+    R = np.where(np.isfinite(R), R, np.inf)
+    i = np.unravel_index(np.argmin(R), R.shape)
+    p0 = [X[i], W[i]] if momentum else [X[i], 0.0]
+    res = minimize(f, p0, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-14, "maxfev": 4000})
+    x, w = res.x[0], (-abs(res.x[1]) if momentum else 0.0)
+    return math.exp(x), -math.expm1(w), count[0]
+
+
+def timed(fn):
+    t, c = time.perf_counter(), time.process_time()
+    out = fn()
+    return out, time.perf_counter() - t, time.process_time() - c
+
+
+def part_36(args):
+    d = args.d
+    batches = [2 ** k for k in range(12)]
+    model = Gaussian(np.geomspace(1e-3, 1.0, d))
+    print(f"== 36 points: gaussian, spectrum geomspace(1e-3, 1, {d}), B = {batches}, {list(METHODS)}")
+    for m in METHODS:                                   # warm-up: kernels, the arb route
+        tune(m, model, 4)
+        spectral_radius(m, model, 4, 0.01, 0.5 if m != "sgd" else 0.0, digits=20)
+    points = [(m, b) for m in METHODS for b in batches]
+    print(f"load average before: {os.getloadavg()}")
+    res, wall, cpu = timed(lambda: {p: tune(p[0], model, p[1]) for p in points})
+    ev = sum(r.evaluations for r in res.values())
+    print(f"tuner: {len(points)} points, wall {wall:.2f} s, CPU {cpu:.2f} s, {ev} rho evaluations "
+          f"({ev / len(points):.0f} per point) (target < 2 s: {'met' if wall < 2 else 'MISSED'})")
+    if args.skip_reference:
+        return
+    for m in METHODS:
+        reference(m, model, 4)
+    ref, rwall, rcpu = timed(lambda: {p: reference(p[0], model, p[1]) for p in points})
+    rev = sum(v[2] for v in ref.values())
+    print(f"reference (grid + Nelder-Mead): wall {rwall:.2f} s, CPU {rcpu:.2f} s, {rev} rho evaluations")
+    print(f"ratio reference / tuner: wall {rwall / wall:.1f}x, CPU {rcpu / cpu:.1f}x (target >= 50x)")
+    worst = -math.inf
+    print(f"{'method':<11s} {'B':>5s} {'rho tuner':>16s} {'rho reference':>16s} {'(t - r)/(1 - r)':>16s}")
+    for p in points:
+        r = res[p]
+        lr, beta, _ = ref[p]
+        rr = float(spectral_radius(p[0], model, p[1], lr, beta).rho)
+        relv = (r.rho - rr) / (1 - rr) if rr < 1 else -math.inf
+        worst = max(worst, relv)
+        print(f"{p[0]:<11s} {str(p[1]):>5s} {r.rho:16.12f} {rr:16.12f} {relv:16.2e}")
+    print(f"worst (rho_tuner - rho_ref) / (1 - rho_ref): {worst:.2e} (<= 1e-6: same or better; rho to the "
+          f"digits spectral_radius states, >= 8)")
+    print(f"load average after: {os.getloadavg()}")
+
+
+def part_panel(args):
+    from momentum_verify.verify.claims.instances import PANEL
+    print("== gd2026 panel: tune_curve(sgd, heavy-ball, nesterov), cache off, current tuner vs previous")
+    print(f"load average before: {os.getloadavg()}")
+    print(f"{'instance':<30s} {'batches':>7s} {'current':>16s} {'previous':>16s} {'ratio':>6s} "
+          f"{'max |drho|/(1-rho)':>18s} {'worse':>5s}")
+    tot_new = tot_old = 0.0
+    for name, inst in PANEL.items():
+        model = inst.model()
+        bs = list(inst.batches) if args.panel_batches == 0 else \
+            [inst.batches[i] for i in np.unique(np.linspace(0, len(inst.batches) - 1, args.panel_batches).round().astype(int))]
+        tune("heavy-ball", model, bs[0])                # warm-up of this model's kernels
+        out = {}
+        for flag in (True, False):
+            tuning.DENSE_BATCH = flag
+            out[flag] = timed(lambda: tune_curve(list(METHODS), model, bs, cache=False))
+        tuning.DENSE_BATCH = True
+        (cn, wn, pn), (co, wo, po) = out[True], out[False]
+        dmax, worse = 0.0, 0
+        for m in METHODS:
+            for a, b in zip(cn.results[m], co.results[m]):
+                if b.rho < 1:
+                    dv = (a.rho - b.rho) / (1 - b.rho)
+                    dmax = max(dmax, abs(dv))
+                    worse += dv > 1e-6
+        tot_new += pn
+        tot_old += po
+        print(f"{name:<30s} {len(bs):7d} {wn:7.2f}s/{pn:6.2f}c {wo:7.2f}s/{po:6.2f}c {po / pn:5.1f}x "
+              f"{dmax:18.1e} {worse:5d}", flush=True)
+    print(f"total CPU: current {tot_new:.1f} s, previous {tot_old:.1f} s, ratio {tot_old / tot_new:.1f}x")
+    print(f"load average after: {os.getloadavg()}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--d", type=int, default=200)
+    ap.add_argument("--skip-reference", action="store_true")
+    ap.add_argument("--skip-36", action="store_true")
+    ap.add_argument("--skip-panel", action="store_true")
+    ap.add_argument("--panel-batches", type=int, default=3, help="batches per panel instance (0: all)")
+    args = ap.parse_args()
+    if not args.skip_36:
+        part_36(args)
+    if not args.skip_panel:
+        part_panel(args)
+
+
+if __name__ == "__main__":
+    main()
