@@ -253,6 +253,15 @@ def _positive_on_interval(C: np.ndarray, a: float, b: float) -> np.ndarray:
     return np.all(val > 16 * EPS * mag, axis=1)
 
 
+def _sums(R: np.ndarray, L: np.ndarray, cols, width: int) -> np.ndarray:
+    """(G, width) array with column k = R @ L[k] for k in ``cols`` (sum_i w_i lambda_i^k R_i), 0 elsewhere."""
+    out = np.zeros((R.shape[0], width))
+    for k in cols:
+        if k < width:
+            out[:, k] = R @ L[k]
+    return out
+
+
 class LambdaPolyArrays:
     """F(z) = sum_i w_i n(z, lambda_i) / p(z, lambda_i) at G parameter points, with n and p polynomials
     in z and lambda (tables from :func:`lambda_poly_kernel`; weights w_i = 1 for the true spectrum).
@@ -272,8 +281,15 @@ class LambdaPolyArrays:
         md, mn, mc = (tables[k].shape[2] for k in ("den", "num", "char"))
         self.Lden = _powers(self.lam, md)
         self.Lchar = _powers(self.lam, mc)
-        self.Lnum_w = np.ascontiguousarray(_powers(self.lam, mn + md - 1, weight).T)   # (d, mn + md - 1)
+        self.Lnum_w = _powers(self.lam, max(mn + md - 1, 2 * md - 1), weight)   # rows w lambda^k
         self.mn = mn
+        # the powers of lambda that occur (the tables are sparse in lambda: heavy ball's numerator is
+        # lambda^2 times a polynomial in z): one matrix-vector product each (faster than a product with
+        # a thin matrix, and none for the powers that never occur)
+        kn = np.flatnonzero(np.any(tables["num"] != 0, axis=(0, 1)))
+        kd = np.flatnonzero(np.any(tables["den"][:, :-1, :] != 0, axis=(0, 1)))
+        self.cols_F = kn
+        self.cols_dF = np.unique(np.add.outer(kn, kd).ravel())
         self.trivial = ~np.any(tables["num"] != 0, axis=(1, 2))
         self.same_char = tables["char"].shape == tables["den"].shape and np.array_equal(tables["char"],
                                                                                          tables["den"])
@@ -288,14 +304,14 @@ class LambdaPolyArrays:
         R = P @ self.Lden
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             np.reciprocal(R, out=R)
-            S = R @ self.Lnum_w[:, :self.mn]
+            S = _sums(R, self.Lnum_w, self.cols_F, Q.shape[1])
             F = np.einsum("gk,gk->g", Q, S)
             if not deriv:
                 return F, np.full(F.shape, np.nan)
             dF = np.einsum("gk,gk->g", dQ, S)
             R *= R
-            S2 = R @ self.Lnum_w
-            dF -= np.einsum("gk,gk->g", _conv(Q, dP), S2)
+            C = _conv(Q, dP)
+            dF -= np.einsum("gk,gk->g", C, _sums(R, self.Lnum_w, self.cols_dF, C.shape[1]))
         return F, dF
 
     def _taylor_rows(self, z, idx):
@@ -371,13 +387,14 @@ class LambdaPolyArrays:
         Qm, dQm = _zpoly(t["num_mag"], az)
         md, mn = P.shape[1], Q.shape[1]
         L = _powers(self.lam, max(mn + md - 1, 2 * md - 1), None if self.weight is None else np.abs(self.weight))
+        allc = range(L.shape[0])
         with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
             R = P @ self.Lden
             np.reciprocal(R, out=R)
             pos = np.all(R > 0, axis=-1)         # above rho(D) (the solver's bracket): else no bound
-            S = R @ L.T                          # sum_i lambda_i^k R_i
+            S = _sums(R, L, allc, L.shape[0])    # sum_i lambda_i^k R_i
             R *= R
-            S2 = R @ L.T                         # sum_i lambda_i^k R_i^2
+            S2 = _sums(R, L, allc, L.shape[0])   # sum_i lambda_i^k R_i^2
             dot = lambda a, b: np.einsum("gk,gk->g", a, b[:, :a.shape[1]])  # noqa: E731
             F = dot(Q, S)
             dF = dot(dQ, S) - dot(_conv(Q, dP), S2)
