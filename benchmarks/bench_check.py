@@ -10,6 +10,7 @@ run, for the parallel speed-up as a ratio.
     python benchmarks/bench_check.py --quick --full                # both
     python benchmarks/bench_check.py --per-claim 'gd2026.*,worst_case.minimax-curve'
     python benchmarks/bench_check.py --quick --baseline-workers 1  # speed-up over one worker
+    python benchmarks/bench_check.py --estimates-vs e0274b0        # minimax's inner loop vs a revision
 """
 from __future__ import annotations
 
@@ -58,6 +59,55 @@ def _claim_ids(pattern: str) -> list[str]:
     return [c.id for c in select(load_claims()[0], only=pattern)]
 
 
+def estimates_vs(rev: str) -> int:
+    """numerics.worst_case.estimate (the inner loop of the minimax-curve claim) now against the module at git
+    revision ``rev``, loaded beside it in this process: CPU seconds of both over the same points (4 classes x
+    3 methods x 4 batches x 15 (eta, beta) x 2 resolutions) and whether every output is identical."""
+    import importlib.util
+    import math
+    import pathlib
+
+    import numpy as np
+    root = pathlib.Path(__file__).resolve().parent.parent
+    src = subprocess.run(["git", "show", f"{rev}:numerics/worst_case.py"], cwd=root, capture_output=True, text=True,
+                         check=True).stdout
+    tmp = pathlib.Path(tempfile.mkdtemp()) / "worst_case_before.py"
+    tmp.write_text(src)
+    spec = importlib.util.spec_from_file_location("momentum_verify.numerics._worst_case_before", tmp)
+    old = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = old
+    spec.loader.exec_module(old)
+    import momentum_verify.numerics.worst_case as new
+    classes = [("gaussian", 1.0, 100.0, 50, 1000.0), ("gaussian", 1.0, 100.0, 50, None),
+               ("gaussian", 1.0, 10.0, 5, None), ("coordinate", 1.0, 10.0, 6, None)]
+    cpu, same, n = {"before": 0.0, "now": 0.0}, True, 0
+    for c in classes:
+        for meth in ("heavy-ball", "nesterov", "sgd"):
+            for B in (1, 16, 256, math.inf):
+                pts = [(math.exp(x), (1 - math.exp(y)) if meth != "sgd" else 0.0)
+                       for x in np.log(np.geomspace(1e-3 / c[2], 4, 5)) for y in np.log([1.0, 0.1, 0.01])]
+                out = {}
+                for name, mod in (("before", old), ("now", new)):
+                    cls = mod.SpectrumClass(*c[:4], *( [c[4]] if c[4] else []))
+                    mod.estimate(meth, cls, B, *pts[0], mod.COARSE)          # kernels built outside the timing
+                    t0 = time.process_time()
+                    rows = []
+                    for e, b in pts:
+                        for res in (mod.COARSE, mod.FINE):
+                            try:
+                                x = mod.estimate(meth, cls, B, e, b, res)
+                                rows.append((x.lower, x.upper, x.values, x.mults, x.nu, x.attained_by))
+                            except Exception as exc:             # the same error both times counts as the same
+                                rows.append(repr(exc))
+                    cpu[name] += time.process_time() - t0
+                    out[name] = rows
+                n += len(out["now"])
+                same &= out["before"] == out["now"]
+    print(f"worst_case.estimate, {n} calls: CPU {cpu['before']:.2f} s at {rev}, {cpu['now']:.2f} s now "
+          f"(ratio {cpu['before'] / cpu['now']:.2f}); outputs identical: {same}")
+    return 0 if same else 1
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="time check --quick")
@@ -66,8 +116,11 @@ def main(argv=None) -> int:
     ap.add_argument("--workers", type=int, default=None, help="check --workers (default: every core)")
     ap.add_argument("--baseline-workers", type=int, default=None,
                     help="also run each selection with this many workers; print the ratio")
+    ap.add_argument("--estimates-vs", metavar="REV", help="time worst_case.estimate now against git revision REV")
     ap.add_argument("--top", type=int, default=8, help="claims listed by their own seconds (after the shared work)")
     a = ap.parse_args(argv)
+    if a.estimates_vs:
+        return estimates_vs(a.estimates_vs)
     if not (a.quick or a.full or a.per_claim):
         a.quick = True
     jobs: list[tuple[str, list[str]]] = []
