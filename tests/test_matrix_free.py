@@ -30,7 +30,7 @@ def standardised(n, d, seed):
 def test_blocked_covariance_matches_the_model(cls, block_bytes, rows_bytes):
     """C0 in blocks of 3 rows, rotated on the fly or stored, equals f_B^-1 C_B from the model's formula."""
     model = cls(_rows(13, 5, 0).tolist())
-    cov = mf.RankOneCovariance(model, 2, block_bytes=block_bytes, rows_bytes=rows_bytes)
+    cov = mf.RankOneCovariance(model, block_bytes=block_bytes, rows_bytes=rows_bytes)
     assert cov.stored == (rows_bytes > 0)
     op = SecondMomentOperator("sgd", model, 2, 0.1, 0.0)
     rng = np.random.default_rng(1)

@@ -184,7 +184,8 @@ ROWS_BYTES = 1 << 28         # rows rotated into H's eigenbasis are stored up to
 
 
 class RankOneCovariance:
-    """C0(Y) = sum_i p_i (y_i^T Y y_i) x_i x_i^T - Lambda Y Lambda in H's eigenbasis (C_B = f_B C0), for
+    """C0(Y) = sum_i p_i (y_i^T Y y_i) x_i x_i^T - Lambda Y Lambda in H's eigenbasis (C_B = f_B C0, f_B
+    from the batch), for
     rank-one components G_i = x_i y_i^T drawn with probability p_i (MATH.md §2), with the rows rotated
     into the eigenbasis (x_i -> Q^T x_i): stored when they fit in ``rows_bytes``, else rotated block
     by block on the fly.
@@ -194,12 +195,12 @@ class RankOneCovariance:
     (E[(G - H) Y (G - H)^T]).
 
     >>> from momentum_verify.theory.sampling import FiniteSum
-    >>> C = RankOneCovariance(FiniteSum([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]), 1)
+    >>> C = RankOneCovariance(FiniteSum([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
     >>> C.n, C.d, C.block > 0, C.stored
     (3, 2, True, True)
     """
 
-    def __init__(self, model, batch, block_bytes: int = BLOCK_BYTES, rows_bytes: int = ROWS_BYTES):
+    def __init__(self, model, block_bytes: int = BLOCK_BYTES, rows_bytes: int = ROWS_BYTES):
         p, X, Yv = model.component_arrays(np)
         self.p = p
         self.same = X is Yv
@@ -208,7 +209,6 @@ class RankOneCovariance:
         if np.max(np.abs(H - H.T)) > 1e-12 * max(np.max(np.abs(H)), 1e-300):
             raise ValueError("the Krylov route needs a symmetric H")
         self.lam, self.Q = np.linalg.eigh((H + H.T) / 2)
-        self.fB = batch_factor_value(model, batch)
         k = 1 if self.same else 2
         self.block = max(1, int(block_bytes // (8 * self.d * k)))
         self.stored = self.n * self.d * 8 * k <= rows_bytes
@@ -252,6 +252,25 @@ class RankOneCovariance:
         out = self._sum(Yt, False) - self.lam[:, None] * Yt * self.lam[None, :]
         self.applications += 1
         return (out + out.T) / 2
+
+
+_SHARED: dict = {}
+
+
+def shared_covariance(model, block_bytes: int = BLOCK_BYTES) -> RankOneCovariance:
+    """The :class:`RankOneCovariance` of ``model`` (H's eigendecomposition and the rotated rows), kept
+    for the last model used (held by a weak reference, so a model's data is never kept alive): the
+    rate at many (lr, momentum, batch) points on one data set pays for them once."""
+    import weakref
+    ref, key, cov = _SHARED.get("last", (None, None, None))
+    if ref is not None and ref() is model and key == block_bytes:
+        return cov
+    cov = RankOneCovariance(model, block_bytes)
+    try:
+        _SHARED["last"] = (weakref.ref(model), block_bytes, cov)
+    except TypeError:                       # not weak-referenceable: no sharing
+        pass
+    return cov
 
 
 def _monotone_root(f, z_start: float, z_min: float, rtol: float, step: float | None = None,
@@ -318,10 +337,10 @@ class KrylovReduction:
     interval for rho(T) (see the module docstring).
     """
 
-    def __init__(self, method, model, batch, e, b, block_bytes: int = BLOCK_BYTES):
+    def __init__(self, method, model, batch, e, b, block_bytes: int = BLOCK_BYTES, cov=None):
         self.method = as_method(method)
-        self.cov = RankOneCovariance(model, batch, block_bytes)
-        self.lam, self.fB = self.cov.lam, self.cov.fB
+        self.cov = shared_covariance(model, block_bytes) if cov is None else cov
+        self.lam, self.fB = self.cov.lam, batch_factor_value(model, batch)
         self.e, self.b = e, b
         self.psi = pair_response_kernel(self.method)
         self.rho_K = float(deterministic_double(self.method, self.lam, np.array([e]), np.array([b]))[0][0])
@@ -350,7 +369,7 @@ class KrylovReduction:
         return float(w[k].real), x
 
     def iterate(self, tol: float = 1e-13, res_tol: float = 1e-10, max_dim: int | None = None,
-                max_iter: int = 120, start=None):
+                max_iter: int = 120, start=None, basis=None):
         """(z, Y): the z where the Perron Ritz value of Phi_z on a Krylov basis (orthonormal in the
         Frobenius product) is 1, and Y = Phi_z(Ritz vector). The basis grows by Phi_z of the Ritz
         vector; when that lies in the span already (an invariant subspace: e.g. the mode of a pole of
@@ -358,7 +377,7 @@ class KrylovReduction:
         d = self.lam.size
         if max_dim is None:
             max_dim = int(min(40, max(6, BASIS_BYTES // (16 * d * d))))
-        Vs, Ws = [], []
+        Vs, Ws = ([], []) if basis is None else (list(basis[0]), list(basis[1]))
         eye = np.eye(d) / math.sqrt(d)
         cands = [eye if start is None else start[1]]
         z, hist = (None if start is None else start[0]), []
@@ -413,6 +432,9 @@ class KrylovReduction:
             z = z_new
             if done or res <= 1e-15 or (not grown and len(Vs) >= d * (d + 1) // 2):
                 break
+            if len(Vs) >= max_dim and basis is not None:   # warm start: keep the newest directions
+                Vs, Ws = Vs[-(max_dim // 2):], Ws[-(max_dim // 2):]
+                basis = None
             if len(Vs) >= max_dim:                     # restart from the Ritz vector
                 nY = float(np.linalg.norm(Yr))
                 Vs, Ws = [Yr / nY], [CYr / nY]
@@ -422,6 +444,7 @@ class KrylovReduction:
             # the Ritz vector does not see (a second cone mode near a pole of Psi) enters the basis
             cands = [y_next, last] if it % 2 == 0 else [last, y_next]
             cands.append(P * C_eye if C_eye is not None else None)
+        self.basis = (Vs, Ws)
         return z, y_next / np.linalg.norm(y_next)
 
     def cw_functions(self, Y):
