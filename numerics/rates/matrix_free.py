@@ -592,14 +592,22 @@ def krylov_double(method, model, batch, e, b, *, target_digits: int = 12, check_
 
 
 def matrix_free_double(method, model, batch, e, b) -> RateResult:
-    """The resolvent reduction (never forms T; O(n d^2) per step), checked by Collatz-Wielandt bounds
-    on T itself with the assembled Perron matrix; ARPACK on T as a fallback."""
+    """Rank-one models: :func:`krylov_double` (the Collatz-Wielandt bracket of the reduced operator);
+    otherwise, or where it forms no bracket, :func:`resolvent_double`."""
     if batch_factor_value(model, batch) == 0.0:        # no noise: the deterministic rate, exactly
         return deterministic_result(method, model, e, b)
     if hasattr(model, "component_arrays"):
         res = krylov_double(method, model, batch, e, b)
         if res is not None:
             return res
+    return resolvent_double(method, model, batch, e, b)
+
+
+def resolvent_double(method, model, batch, e, b) -> RateResult:
+    """The nonlinear power iteration of :class:`ResolventReduction` (the route before the Krylov one;
+    kept as its fallback and as the benchmarks' baseline), Collatz-Wielandt bounds on T, ARPACK last."""
+    if batch_factor_value(model, batch) == 0.0:
+        return deterministic_result(method, model, e, b)
     red = ResolventReduction(method, model, batch, e, b)
     z, Y = red.iterate()
     X = red.eigenmatrix(z, Y) if z > red.rho_K else None
