@@ -1,10 +1,19 @@
 """The double-precision secular solver, vectorised over parameter points (the tuner's grid).
 
-:class:`SecularArrays` holds the coefficients of phi = num/den and of det(zI - D_i) for G parameter
-points x d eigenvalues, one contiguous (G, d) array per coefficient; :func:`solve_grid` finds the
-largest root of F(z) = 1 above rho(D) at every point at once (MATH.md §5). The single-point double route
-(:func:`.secular.secular_double`) is this solver at G = 1; the multiprecision and certified tiers run
-the scalar algorithm of :mod:`.secular` over a context.
+:func:`solve_grid` finds the largest root of F(z) = 1 above rho(D) at G parameter points at once
+(MATH.md §5) over either of two array classes with one interface (``F``, ``above``, ``start``,
+``extreme_char``, ``rel_error``):
+
+* :class:`SecularArrays`: the coefficients in z of phi = num/den and of det(zI - D_i), one (G, d)
+  array each. The single-point double route (:func:`.secular.secular_double`) is this at G = 1.
+* :class:`LambdaPolyArrays` (the grid, :func:`secular_grid`): num and den as polynomials in z and
+  lambda, coefficient tables of G rows from :func:`lambda_poly_kernel`; per z the coefficients in
+  lambda cost O(G), and every pass over (G, d) is a product with the powers of lambda (F and F' in
+  five passes, F alone in three). The grid starts each point from the root of a compressed spectrum
+  (:func:`spectral_quadrature`, :func:`surrogate_roots`) and brackets it within 1e-11 at once, so most
+  points cost one Budan-Fourier test and two evaluations of F (the previous grid: about eleven).
+
+The multiprecision and certified tiers run the scalar algorithm of :mod:`.secular` over a context.
 """
 from __future__ import annotations
 
@@ -576,6 +585,17 @@ def solve_grid(arr: SecularArrays, max_iter: int = 200, z0=None, gap: float = 1e
             newton_G = z + (F * F - F) / -dF
             c = np.where(np.isfinite(model), model, newton_G)
             newton_F = lft + (Fl[idx] - 1) / -dFl[idx]
+            # no slope at the last point (evaluated without it): the same one-pole model through both
+            # ends of the bracket, F(left) and F(hi); a secant where there is no pole estimate
+            two = has_left & ~np.isfinite(c)
+            if two.any():
+                F1, F2 = Fl[idx], Fh[idx]
+                u1, u2 = 1 / (lft - p), 1 / (h - p)
+                a2 = (F1 - F2) / (u1 - u2)
+                b2 = F1 - a2 * u1
+                pm = np.where((p < lft) & (a2 > 0) & (b2 < 1), p + a2 / (1 - b2), np.nan)
+                sec = lft + (F1 - 1) * (h - lft) / (F1 - F2)
+                c = np.where(two, np.where(np.isfinite(pm), pm, sec), c)
         inside = np.isfinite(c) & (c > floor) & (c < h)
         # converged: the step from the last point is below rounding with F there within rounding of 1
         # (a tiny step next to a pole of F is no proof), or the bracket is below rounding
@@ -649,7 +669,7 @@ def _seed(arr, z0, gap, hi, Fh, dFh, left, Fl, dFl, known_above, below, seeded):
         r = s[np.isnan(hi[s])]
         if r.size:
             zr = z0[r] * (1 + g)
-            Fr, dFr = arr.F(zr, r)
+            Fr, dFr = _F(arr, zr, r, deriv=False)    # the model through both ends needs no slope
             up = Fr < 1
             hi[r[up]], Fh[r[up]], dFh[r[up]] = zr[up], Fr[up], dFr[up]
             dn = Fr >= 1
