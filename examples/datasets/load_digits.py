@@ -37,7 +37,7 @@ def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="rates on standardised load_digits")
     ap.add_argument("--tune", type=int, nargs="*", metavar="B", help="batch sizes for a tuned heavy-ball curve")
     args = ap.parse_args(argv)
-    from momentum_verify.numerics.rates import spectral_radius
+    from momentum_verify.numerics.rates import format_digits, spectral_radius
     from momentum_verify.theory.sampling import FiniteSum, Kaczmarz
 
     X = standardised_digits()
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
         t = time.perf_counter()
         r = spectral_radius(method, model, B, lr, mom)
         dt = time.perf_counter() - t
-        print(f"{name:9s} {method:10s} B={B:<3d} lr={lr:<6g} momentum={mom:<4g} rho = {r.rho!r} "
+        print(f"{name:9s} {method:10s} B={B:<3d} lr={lr:<6g} momentum={mom:<4g} rho = {format_digits(r.rho, max(r.digits, 1))} "
               f"({r.digits} digits)  K = {r.K_str()}  [{dt:.2f} s]")
     if args.tune:
         from momentum_verify.numerics.tuning import tune

@@ -362,8 +362,8 @@ class KrylovReduction:
         A = Vm @ (P.ravel()[:, None] * Wm.T)
         w, U = np.linalg.eig(A)
         real = np.abs(w.imag) <= 1e-8 * np.abs(w)
-        if not real.any():
-            return math.nan, None
+        if not real.any():                  # a complex pair on a small basis: its real part for now
+            real = np.ones(w.shape, dtype=bool)
         k = int(np.argmax(np.where(real, w.real, -np.inf)))
         x = U[:, k].real
         return float(w[k].real), x
@@ -410,8 +410,10 @@ class KrylovReduction:
             z0 = 2 * max(rk, 1e-3) if z is None else z
             step = None if z is None else max(1e-9 * z, 4 * abs(z - hist[-2][0]) if len(hist) > 1 else 1e-4 * z)
             a, _ = _monotone_root(lambda t: self.ritz(t, Vm, Wm)[0] - 1, z0, rk, 4 * EPS, step)
-            if a is None:
-                return rk, None
+            if a is None:                    # no Ritz root on this basis (a poor small projection near a
+                if z is None or it >= max_iter // 2:       # pole of Psi): grow it at the last z
+                    return rk, None
+                a = z
             z_new = a
             _, x = self.ritz(z_new, Vm, Wm)
             if x is None:
