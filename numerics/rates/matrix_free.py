@@ -508,7 +508,7 @@ class KrylovReduction:
             Y = Y / np.linalg.norm(Y)
         return Y
 
-    def bracket(self, z, Y, target: float = 1e-13, rtol: float = 4 * EPS, max_power: int = 12):
+    def bracket(self, z, Y, target: float = 1e-13, rtol: float = 4 * EPS, max_power: int = 8):
         """(z_lo, z_hi, delta): rho(T) in [z_lo, z_hi] from the Collatz-Wielandt bounds of Phi beyond
         their rounding (lo(z_lo) - err > 1 at a cone vector for z_lo, hi(z_hi) + err <= 1 at one for
         z_hi); delta the largest rounding bound met. Where the bracket is wider than ``target``
@@ -529,7 +529,7 @@ class KrylovReduction:
             if zt <= rk or (side == 0 and zt <= a) or (side == 1 and zt >= b):
                 continue
             Yt, done_steps = Y, 0
-            for steps in (1, 3, 6, max_power):        # power steps at zt, then the best bound from Yt
+            for steps in (1, 3, max_power):           # power steps at zt, then the best bound from Yt
                 if steps > max_power:
                     break
                 Yt = self.power(zt, Yt, steps - done_steps)
@@ -550,7 +550,7 @@ T_CHECK_MAX = 256        # s d up to which the Krylov bracket is also checked by
 T_CHECK_STEPS = 40       # at most this many power steps on T for that check
 
 
-def krylov_double(method, model, batch, e, b, *, target_digits: int = 12, check_T: bool | None = None):
+def krylov_double(method, model, batch, e, b, *, target_digits: int = 10, check_T: bool | None = None):
     """rho(T) for symmetric rank-one components by :class:`KrylovReduction`, with the Collatz-Wielandt
     bracket of Phi_z at the Perron approximation (escalating with more Krylov steps while the bracket
     allows fewer than ``target_digits`` digits); for s d <= ``T_CHECK_MAX`` also the bracket on T
