@@ -5,7 +5,8 @@
 Times, as the median of ``--repeat`` fresh processes (wall and child CPU), ``python -c pass`` (the
 baseline, measured in the same run), ``momentum-verify --help`` and ``momentum-verify rate`` on small
 problems (the brief's heavy-ball d = 3 point and the README's first rate example, d = 100), and prints
-each minus the baseline. With ``--before REV`` the same commands also run on the package as it was at
+each minus the baseline; ``import numpy, mpmath`` is the floor every numeric command pays (the
+arrays and the digit formatting). With ``--before REV`` the same commands also run on the package as it was at
 git revision REV (exported with ``git archive`` to a temporary folder, put first on PYTHONPATH), in
 the same run, so before / after are measured under the same load. Targets: --help < 0.3 s, rate
 < 0.5 s beyond the interpreter. The load average is printed: on a loaded machine the absolute numbers
@@ -27,6 +28,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CLI = [sys.executable, "-m", "momentum_verify.verify"]
 CASES = {
     "python -c pass": [sys.executable, "-c", "pass"],
+    "import numpy, mpmath (floor)": [sys.executable, "-c", "import numpy, mpmath"],
     "--help": CLI + ["--help"],
     "rate heavy-ball d=3 (brief)": CLI + ["rate", "--method", "heavy-ball", "--model", "gaussian", "--spectrum",
                                           "1,2,4", "--batch", "2", "--lr", "0.1", "--momentum", "0.5"],
@@ -91,10 +93,10 @@ def main():
         with tempfile.TemporaryDirectory() as tmp:
             env = dict(os.environ, PYTHONPATH=export_revision(args.before, tmp))
             env["MOMENTUM_VERIFY_CACHE"] = os.path.join(tmp, "cache")   # its own disk kernel cache (warmed)
-            then = measure({k: v for k, v in CASES.items() if k != "python -c pass"}, args.repeat, env)
+            then = measure({k: v for k, v in CASES.items() if k.startswith(("--", "rate"))}, args.repeat, env)
         report(f"at {args.before}:", then, base)
         print("CPU beyond python, before / now:")
-        for name in now:
+        for name in then:
             b, a = then[name][1] - base[1], now[name][1] - base[1]
             print(f"  {name:<30s} {b:6.3f} s / {a:6.3f} s = {b / a if a > 0 else float('inf'):5.1f}x")
     print(f"load average after: {os.getloadavg()}")
