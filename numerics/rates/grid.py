@@ -166,6 +166,57 @@ def _ops(a) -> int:
     return len(terms) + deg + 2
 
 
+#: rounding count used with the shipped kernels (tests/test_rho_grid.py: >= every built-in's count)
+SHIPPED_OPS = 32
+
+
+def _shipped_tables(method, noise):
+    """:func:`lambda_poly_kernel` from the shipped Horner-in-lambda plans of the double secular route
+    (numerics/generated/secular_grid.py, printed from theory), without SymPy; None for a method or
+    noise without shipped kernels or with a plan not polynomial in lambda. The numerator's magnitudes:
+    those of its coefficients, or for a numerator w(lambda) h(z), |h_j| times those of w (h's
+    coefficients are monomials for the built-ins; tests/test_rho_grid.py compares every table with the
+    SymPy route's)."""
+    from .. import kernels
+    k = kernels.shipped("secular_grid", method, noise)
+    if k is None:
+        return None
+    g, mg = k["grid"], k["magnitude"]
+    weight = g.get("w") is not None            # num = w(lambda) h(z): a_jk = h_j w_k
+    plans = {"den": g["den"], "char": g["char"] if g.get("char") is not None else g["den"],
+             "num": g["w"] if weight else g.get("num")}
+    if plans["num"] is None or any(kind != "horner" for v in plans.values() for kind, _ in v) \
+            or any(kind != "horner" for kind, _ in mg["den"] + mg["num"]):
+        return None
+
+    def table(pl, args, monic):
+        rows = [[np.ones(args[0].shape)]] if monic else []
+        rows += [[np.broadcast_to(np.asarray(f(*args), dtype=float), args[0].shape) for f in fs[::-1]]
+                 for _, fs in pl]
+        m = max(len(r) for r in rows)
+        return np.stack([np.stack(r + [np.zeros(args[0].shape)] * (m - len(r)), axis=-1) for r in rows], axis=1)
+
+    def run(eta, beta, fB, tau):
+        args = (eta, beta, fB, tau)
+        out = {key: table(plans[key], args, key != "num") for key in ("den", "char", "num")}
+        out["den_mag"] = table(mg["den"], args, True)
+        if weight:                           # h_j w_k, magnitudes |h_j(params)| mag(w)_k
+            h = np.stack([np.broadcast_to(np.asarray(f(*args), dtype=float), eta.shape) for f in g["h"]], axis=1)
+            out["num"] = h[:, :, None] * out["num"][:, 0, None, :]
+            wm = table(mg["num"], args, False)[:, 0, :]
+            out["num_mag"] = np.abs(h)[:, :, None] * wm[:, None, :]
+        else:
+            out["num_mag"] = table(mg["num"], args, False)
+        if out["num_mag"].shape != out["num"].shape:
+            return None
+        out["ops"] = SHIPPED_OPS
+        return out
+    probe = run(*(np.full(1, v) for v in (0.3, 0.5, 0.7, 2.0)))
+    if probe is None or not np.any(probe["num"]) or probe["den"].shape[1] < 2:
+        return None                          # no coupling (F = 0) or a constant denominator
+    return run
+
+
 @lru_cache(maxsize=None)
 def lambda_poly_kernel(method, noise):
     """Kernel (eta, beta, f_B, tau as (G,) arrays) -> dict of coefficient tables, or None.
@@ -177,6 +228,9 @@ def lambda_poly_kernel(method, noise):
     beta = 1), and ``ops``: a rounding count for those coefficients (error <= ops eps mag). None when a
     table is not polynomial in lambda or F = 0 (no coupling): the generic :class:`SecularArrays` then.
     """
+    fast = _shipped_tables(method, noise)
+    if fast is not None:
+        return fast
     import sympy as sp
     from ..kernels import cached_source, compile_source, secular_tuning_exprs
     from ..operators import F_B
