@@ -375,7 +375,8 @@ def test_dense_batch_detects_a_planted_error():
     assert abs(ev.rho(0.4, 0.5)[0] - spectral_radius("heavy-ball", model, 1, 0.4, 0.5).rho) > 1e-8
 
 
-@pytest.mark.parametrize("method,B", [("sgd", 2), ("heavy-ball", 1), ("nesterov", 4)])
+@pytest.mark.parametrize("method,B", [("sgd", 2), pytest.param("heavy-ball", 1, marks=pytest.mark.slow),
+                                      pytest.param("nesterov", 4, marks=pytest.mark.slow)])
 def test_dense_batch_tuner_same_optimum_as_rho_grid(method, B):
     """The tuner searching with the batched dense evaluator returns the optimum of the rho_grid route."""
     from momentum_verify.numerics import tuning
@@ -398,12 +399,12 @@ def _not_worse(rho, rho_ref, tol=1e-6):
 
 
 def test_dense_tuner_beats_a_brute_force_grid():
-    """Tiny coupled model: the tuned heavy-ball rho is no worse than the best of a 24 x 24 grid of the rate
+    """Tiny coupled model: the tuned heavy-ball rho is no worse than the best of a 16 x 16 grid of the rate
     engine (spectral_radius through rho_grid); a planted worse point (lr 5% off the optimum) is caught."""
     from momentum_verify.theory.sampling import Kaczmarz
     model = Kaczmarz(np.array([[1.0, 0.0], [1.0, 1.0], [0.0, 2.0]]))
     r = tune("heavy-ball", model, 1)
-    E, Bt = np.meshgrid(np.geomspace(0.05, 2.0, 24), np.linspace(0.0, 0.9, 24))
+    E, Bt = np.meshgrid(np.geomspace(0.05, 2.0, 16), np.linspace(0.0, 0.9, 16))
     grid_best = float(np.min(rho_grid("heavy-ball", model, 1, E, Bt)))
     assert _not_worse(r.rho, grid_best)
     planted = float(spectral_radius("heavy-ball", model, 1, r.lr * 1.05, r.momentum).rho)
