@@ -108,3 +108,18 @@ def test_digits_shaped_synthetic_problem_full():
     model = FiniteSum(standardised(1797, 61, 5))
     r = mf.krylov_double("heavy-ball", model, 32, 0.005, 0.5, check_T=True)
     assert r.digits >= 8 and float(r.rho) < 1
+
+
+def test_crossed_bounds_widen_the_bracket(monkeypatch):
+    """Sides that cross (rounding beyond its first-order bound; planted here) cost digits and a note."""
+    model = FiniteSum(_rows(12, 4, 1).tolist())
+    good = mf.krylov_double("sgd", model, 2, 0.1, 0.0, check_T=False)
+    orig = mf.KrylovReduction.bracket
+
+    def crossed(self, z, Y, **kw):
+        lo, hi, delta = orig(self, z, Y, **kw)
+        return hi * (1 + 1e-9), lo, delta                  # lo above hi by about 1e-9 relative
+    monkeypatch.setattr(mf.KrylovReduction, "bracket", crossed)
+    r = mf.krylov_double("sgd", model, 2, 0.1, 0.0, check_T=False)
+    assert r.digits <= 8 < good.digits and any("crossed" in n for n in r.notes)
+    assert abs(float(r.rho) - float(good.rho)) <= 10.0 ** -r.digits * float(good.rho)
