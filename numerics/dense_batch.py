@@ -17,7 +17,7 @@ import numpy as np
 
 from .operators import as_method, batch_factor_value, triple_kernel
 
-_CHUNK = 128          # points per batched eigvals call (bounds memory: CHUNK x N x N doubles)
+_CHUNK_ENTRIES = 2_000_000   # matrix entries per batched eigvals call (~16 MB a temporary array)
 
 
 class DenseBatch:
@@ -87,8 +87,9 @@ class DenseBatch:
         out = np.full(eta.size, np.inf)
         good = np.isfinite(eta) & (eta > 0) & (beta < 1)
         idx = np.flatnonzero(good)
-        for k in range(0, idx.size, _CHUNK):
-            sel = idx[k:k + _CHUNK]
+        chunk = max(1, min(128, _CHUNK_ENTRIES // self.N.size))
+        for k in range(0, idx.size, chunk):
+            sel = idx[k:k + chunk]
             with np.errstate(all="ignore"):
                 T = self.matrices(eta[sel], beta[sel])
                 fin = np.all(np.isfinite(T), axis=(1, 2))
