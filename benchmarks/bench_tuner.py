@@ -124,6 +124,8 @@ def part_panel(args):
           f"{'max |drho|/(1-rho)':>18s} {'worse':>5s}")
     tot_new = tot_old = 0.0
     for name, inst in PANEL.items():
+        if args.instances and name not in args.instances:
+            continue
         model = inst.model()
         bs = list(inst.batches) if args.panel_batches == 0 else \
             [inst.batches[i] for i in np.unique(np.linspace(0, len(inst.batches) - 1, args.panel_batches).round().astype(int))]
@@ -156,6 +158,7 @@ def main():
     ap.add_argument("--skip-36", action="store_true")
     ap.add_argument("--skip-panel", action="store_true")
     ap.add_argument("--panel-batches", type=int, default=3, help="batches per panel instance (0: all)")
+    ap.add_argument("--instances", nargs="*", default=None, help="panel instances (default: all)")
     args = ap.parse_args()
     if not args.skip_36:
         part_36(args)
