@@ -20,6 +20,7 @@ from ...theory.asymptotics import heavy_ball_series, sgd_series
 from ...numerics.polynomial_tuning import tuned_sequence
 from ...theory.stochastic import d, isotropic_sgd
 from ..claim import FAILS, HOLDS, INCONCLUSIVE, Claim, Verdict
+from .shared import cached
 from .common import stated
 
 B, kappa = symbols.B, symbols.kappa
@@ -80,6 +81,23 @@ def _slope(xs, ys) -> float:
     return math.log(ys[-1] / ys[-2]) / math.log(xs[-1] / xs[-2])
 
 
+EXPONENTS = ((sp.Rational(1, 4), 0.75, "K ~ kappa (m+1)/(4B): proportional to kappa/B"),
+             (sp.Integer(1), 0.5, "saturation: K ~ sqrt(kappa)"))
+
+
+def _sequence(method: str, kappas: tuple, m_value: int, b, a) -> list:
+    """tuned_sequence at 30 digits (a shared task: the six sequences are independent)."""
+    return tuned_sequence(method, list(kappas), m_value, b, a, dps=30)
+
+
+def regimes_plan(kappas=KAPPAS, m_value: int = M_VALUE, batches=(1, 16)):
+    """Shared-work plan of the regimes claim: each tuned sequence along kappa as one task."""
+    ks = tuple(sp.Integer(k) for k in kappas)
+    yield ([(_sequence, (name, ks, m_value, b, 0), 2 if name == "heavy-ball" else 1)
+            for b in batches for name in ("sgd", "heavy-ball")] +
+           [(_sequence, ("heavy-ball", ks, m_value, 1, a), 2) for a, _, _ in EXPONENTS])
+
+
 def _regimes_check(kappas=KAPPAS, m_value: int = M_VALUE, batches=(1, 16)) -> Verdict:
     hb, sg = heavy_ball_series(), sgd_series()
     numbers = {"family": f"H = diag(1 (x{m_value}), 1/kappa (x1)); kappa_bar/kappa -> m + 2 = {m_value + 2}, "
@@ -91,7 +109,7 @@ def _regimes_check(kappas=KAPPAS, m_value: int = M_VALUE, batches=(1, 16)) -> Ve
     for b in batches:
         sub = {B: b, m_sym: m_value}
         for name, ser in (("sgd", sg), ("heavy-ball", hb)):
-            seq = tuned_sequence(name, ks, m_value, b, 0, dps=30)
+            seq = cached(_sequence, name, tuple(ks), m_value, b, 0)
             lead = [float(ser.leading.subs(sub).subs(kappa, k)) for k in ks]
             two = [float(ser.K().subs(sub).subs(kappa, k)) for k in ks]
             K = [float(t.K) for t in seq]
@@ -104,9 +122,8 @@ def _regimes_check(kappas=KAPPAS, m_value: int = M_VALUE, batches=(1, 16)) -> Ve
                 f"{o1:.3f} / {o2:.3f}"
             ok &= abs(o1 + 0.5) < 0.1 and o2 < -0.8
     # measured exponents of K_hb with B = kappa^a
-    for a, predicted, why in ((sp.Rational(1, 4), 0.75, "K ~ kappa (m+1)/(4B): proportional to kappa/B"),
-                              (sp.Integer(1), 0.5, "saturation: K ~ sqrt(kappa)")):
-        seq = tuned_sequence("heavy-ball", ks, m_value, 1, a, dps=30)
+    for a, predicted, why in EXPONENTS:
+        seq = cached(_sequence, "heavy-ball", tuple(ks), m_value, 1, a)
         K = [float(t.K) for t in seq]
         s = _slope(ks, K)
         numbers[f"heavy-ball, B = kappa^{a}: exact K at kappa={list(kappas)}"] = [f"{k_:.8g}" for k_ in K]
@@ -135,6 +152,6 @@ REGIMES_CLAIM = Claim(
     "a saturation point (heuristic scales: SGD stops scaling near B ~ kappa_bar/kappa, momentum near "
     "B ~ kappa_bar/sqrt(kappa); beyond, iterations approach the deterministic accelerated sqrt(kappa)).",
     _regimes_check, tolerance="observed orders within 0.1 of the predicted ones; fitted exponents within 0.1",
-    quick=False, reading="as reported")
+    quick=False, reading="as reported", needs=((regimes_plan,),))
 
 CLAIMS = [ISOTROPIC_CLAIM, REGIMES_CLAIM]
