@@ -33,6 +33,7 @@ import math
 import numbers
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from fractions import Fraction
 from typing import ClassVar
 
@@ -711,8 +712,13 @@ class Gaussian(SamplingModel):
         lam = [_sympy_entry(v) for v in self.spectrum]
         return sp.Add(*lam) + 2 * sp.Max(*lam)
 
+    @cached_property
+    def _float_spectrum(self) -> tuple:
+        # converted once per (immutable) model: the tuner asks for the spectrum ~1,000 times a point
+        return tuple(_value(v) for v in self.spectrum)
+
     def _floats(self) -> list:
-        return [_value(v) for v in self.spectrum]
+        return list(self._float_spectrum)
 
     def hessian_array(self, xp=None):
         xp = array_namespace(xp)
