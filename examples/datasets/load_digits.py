@@ -6,7 +6,7 @@ A is 1797 x 61 and the problem is consistent least squares f = (1/2n) ||A x - b|
 Every rate comes from the matrix-free route (the Krylov iteration on the reduced operator, digits
 from its Collatz-Wielandt bracket) and is printed with the digits it states.
 
-scikit-learn is needed by this example only (``pip install scikit-learn``); the package does not
+scikit-learn is needed by this example only (``pip install -e ".[examples]"``); the package does not
 depend on it. Run::
 
     python examples/datasets/load_digits.py            # a few rates (seconds)
