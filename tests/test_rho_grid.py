@@ -195,3 +195,20 @@ def test_rho_grid_imports_no_sympy():
             "print('sympy' in sys.modules, r.shape)\n")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert out.stdout.split() == ["False", "(5,"] + ["4)"], out.stdout + out.stderr
+
+
+def test_unchecked_values_near_beta_one_rank_points_correctly():
+    """Regression: on the gd2026 power-law panel instance at B = 1, Nesterov along Polyak's relation
+    (1 - beta ~ 3e-4), the lambda-polynomial tables cancel and once returned a wrong root (1.3e-4 low at
+    eta = 2.5e-4), so the rule search ranked that point first. The unchecked values must now agree with
+    spectral_radius (which escalates to arb) to 1e-6."""
+    from momentum_verify.numerics.rates import rho_grid, spectral_radius
+    from momentum_verify.verify.claims.instances import PANEL
+    model = PANEL["gaussian-power-law"].model()
+    mu = float(model.spectrum_array().min())
+    etas = np.geomspace(1e-5, 1e-3, 400)[[170, 210, 269, 279]]     # points the tables got wrong
+    betas = (1 - np.sqrt(etas * mu)) / (1 + np.sqrt(etas * mu))
+    got = rho_grid("nesterov", model, 1, etas, betas)
+    for e, b, r in zip(etas, betas, got):
+        true = float(spectral_radius("nesterov", model, 1, float(e), float(b)).rho)
+        assert abs(r - true) <= 1e-6 * true, (e, r, true)

@@ -762,6 +762,9 @@ def grid_inputs(lrs, momenta):
     return e.shape, e.ravel(), b.ravel()
 
 
+REDO_REL = 1e-9       # bound above which a point is solved again by the generic path
+
+
 def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_bounds: bool = True,
                  chunk_entries: int = 1 << 20, surrogate_min_d: int = 64, gap: float = 1e-11,
                  xtol: float = 3e-11):
@@ -775,7 +778,9 @@ def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_b
     (the previous solver: about 11). Else :class:`SecularArrays`. The bound is the a-posteriori bound of
     ``rel_error`` (with the residual F - 1 at the returned point) where a root of F = 1 was found; inf
     where rho = rho(D) (the bracket does not resolve it), 0 for models without coupling; all 0 (not
-    computed) when ``error_bounds`` is False."""
+    returned) when ``error_bounds`` is False. Points whose bound exceeds ``REDO_REL`` are solved again on
+    coefficient arrays in z (:func:`_secular_grid_generic`), which keep more digits near beta = 1; the
+    better of the two (by its bound) is kept."""
     kern = lambda_poly_kernel(method, model.decoupled)
     if kern is None:
         return _secular_grid_generic(method, model, fB, e, b, error_bounds)
@@ -793,12 +798,21 @@ def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_b
         arr = LambdaPolyArrays({k: (v if k == "ops" else v[sl]) for k, v in tabs.items()}, lam)
         rho, _, _, found = solve_grid(arr, z0=None if z0 is None else z0[sl], pole=pole[sl], gap=gap, xtol=xtol)
         out[sl] = rho
-        if error_bounds:
-            r = arr.rel_error(rho)
-            weak = np.flatnonzero(found & ~np.isfinite(r))
-            if weak.size:                    # see _first_order_bound
-                r[weak] = _first_order_bound(method, model, fB, e[sl][weak], b[sl][weak], rho[weak])
-            rel[sl] = np.where(found, np.where(np.isfinite(r), r, np.inf), np.where(arr.trivial, 0.0, np.inf))
+        r = arr.rel_error(rho)
+        weak = np.flatnonzero(found & ~np.isfinite(r))
+        if weak.size:                        # see _first_order_bound
+            r[weak] = _first_order_bound(method, model, fB, e[sl][weak], b[sl][weak], rho[weak])
+        rel[sl] = np.where(found, np.where(np.isfinite(r), r, np.inf), np.where(arr.trivial, 0.0, np.inf))
+    # Near beta = 1 the lambda-polynomial tables cancel (the bound says so: 1e-4 on the gd2026 panel at
+    # B = 1, where the coefficient arrays in z keep 7 digits): those points are solved again that way,
+    # also when no bound is asked for, so that searches over the grid rank points by values this good.
+    redo = np.flatnonzero(rel > REDO_REL)
+    if redo.size:
+        o2, r2 = _secular_grid_generic(method, model, fB, e[redo], b[redo], True)
+        better = r2 < rel[redo]
+        out[redo[better]], rel[redo[better]] = o2[better], r2[better]
+    if not error_bounds:
+        rel[:] = 0.0
     return out, rel
 
 
