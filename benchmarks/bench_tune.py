@@ -35,10 +35,12 @@ METHODS = ("sgd", "heavy-ball", "nesterov")
 
 
 def reference(method, model, batch):
-    """(lr, momentum) by grid + Nelder-Mead on rho_grid."""
+    """(lr, momentum, evaluations) by grid + Nelder-Mead on rho_grid."""
     momentum = method != "sgd"
+    count = [0]
 
     def f(p):
+        count[0] += 1
         x, w = p[0], (-abs(p[1]) if momentum else 0.0)
         with np.errstate(all="ignore"):
             r = float(rho_grid(method, model, batch, math.exp(x), -math.expm1(w)))
@@ -49,12 +51,13 @@ def reference(method, model, batch):
     X, W = np.meshgrid(xs, ws)
     with np.errstate(all="ignore"):
         R = np.asarray(rho_grid(method, model, batch, np.exp(X), -np.expm1(W)), dtype=float)
+    count[0] += R.size
     R = np.where(np.isfinite(R), R, np.inf)
     i = np.unravel_index(np.argmin(R), R.shape)
     p0 = [X[i], W[i]] if momentum else [X[i], 0.0]
     res = minimize(f, p0, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-14, "maxfev": 4000})
     x, w = res.x[0], (-abs(res.x[1]) if momentum else 0.0)
-    return math.exp(x), -math.expm1(w)
+    return math.exp(x), -math.expm1(w), count[0]
 
 
 def timed(fn):
@@ -90,7 +93,7 @@ def main():
     print(f"{'method':<11s} {'B':>5s} {'rho tuner':>16s} {'rho reference':>16s} {'(t - r)/(1 - r)':>16s}")
     for p in points:
         r = res[p]
-        lr, beta = ref[p]
+        lr, beta, _ = ref[p]
         rr = float(spectral_radius(p[0], model, p[1], lr, beta).rho)
         rel = (r.rho - rr) / (1 - rr) if rr < 1 else -math.inf
         worst = max(worst, rel)

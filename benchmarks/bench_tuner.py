@@ -30,54 +30,23 @@ import argparse
 import math
 import os
 import sys
-import time
 
 for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_v, "1")
 
 import numpy as np  # noqa: E402
-from scipy.optimize import minimize  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from momentum_verify.numerics import tuning  # noqa: E402
-from momentum_verify.numerics.rates import rho_grid, spectral_radius  # noqa: E402
+from momentum_verify.numerics.rates import spectral_radius  # noqa: E402
 from momentum_verify.numerics.tuning import tune, tune_curve  # noqa: E402
 from momentum_verify.theory.sampling import Gaussian  # noqa: E402
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_tune import reference, timed  # noqa: E402  (the grid + Nelder-Mead reference, one copy)
+
 METHODS = ("sgd", "heavy-ball", "nesterov")
-
-
-def reference(method, model, batch):
-    """(lr, momentum, evaluations) by grid + Nelder-Mead on rho_grid."""
-    momentum = method != "sgd"
-    count = [0]
-
-    def f(p):
-        count[0] += 1
-        x, w = p[0], (-abs(p[1]) if momentum else 0.0)
-        with np.errstate(all="ignore"):
-            r = float(rho_grid(method, model, batch, math.exp(x), -math.expm1(w)))
-        return r if math.isfinite(r) else 1e300
-
-    xs = np.linspace(math.log(1e-5), math.log(8.0), 40 if momentum else 400)
-    ws = np.linspace(math.log(1e-4), 0.0, 40) if momentum else np.zeros(1)
-    X, W = np.meshgrid(xs, ws)
-    with np.errstate(all="ignore"):
-        R = np.asarray(rho_grid(method, model, batch, np.exp(X), -np.expm1(W)), dtype=float)
-    count[0] += R.size
-    R = np.where(np.isfinite(R), R, np.inf)
-    i = np.unravel_index(np.argmin(R), R.shape)
-    p0 = [X[i], W[i]] if momentum else [X[i], 0.0]
-    res = minimize(f, p0, method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-14, "maxfev": 4000})
-    x, w = res.x[0], (-abs(res.x[1]) if momentum else 0.0)
-    return math.exp(x), -math.expm1(w), count[0]
-
-
-def timed(fn):
-    t, c = time.perf_counter(), time.process_time()
-    out = fn()
-    return out, time.perf_counter() - t, time.process_time() - c
 
 
 def part_36(args):
