@@ -705,26 +705,25 @@ def _tune_structured(m, model, batch, grid: TuneGrid, rng):
             starts.append((cf[0], min(cf[1], 0.0), r))
     starts.append((line.x, 0.0, line.rho))
     best = min([line] + _newton(ev, starts, True, grid), key=lambda c: c.rho)
+    def direct(best, x0, w0, r0):
+        """The direct search from (x0, w0); its point replaces ``best`` only if it is better."""
+        (x, w), f, h, gap = _pattern_search(lambda a, b: obj(a, b), [(x0, w0)], [r0], (0.1, 0.1), True,
+                                            grid, float(rng.uniform()))
+        return _Local(float(x), float(w), f, float(h[0]), float(h[1]), gap, True) if f < best.rho else best
+
     # the safety net: a start that is already better than every Newton result (no gradient there, e.g.
     # rho = rho(D) or a root squeezed against a pole) is refined by the direct search
     x0, w0, r0 = min(starts, key=lambda s: s[2])
     if not best.converged and best.w < 0:            # Newton stalled (a kinked valley): go on from there
         x0, w0, r0 = best.x, best.w, best.rho
     if r0 < best.rho or not best.converged and best.w < 0:
-        (x, w), f, h, gap = _pattern_search(lambda a, b: obj(a, b), [(x0, w0)], [r0], (0.1, 0.1), True,
-                                            grid, float(rng.uniform()))
-        if f < best.rho:
-            best = _Local(float(x), float(w), f, float(h[0]), float(h[1]), gap, True)
+        best = direct(best, x0, w0, r0)
     # Newton failed from every momentum start and only the beta = 0 line is left (the gd2026
     # gaussian-uniform panel, Nesterov at B = 8: K 17586 there against 12773 found this way): the direct
-    # search from the best momentum start; it can only improve the point
+    # search from the best momentum start
     mom = [s for s in starts if s[1] < 0 and s[2] < 1]
     if best.w == 0 and mom:
-        x0, w0, r0 = min(mom, key=lambda s: s[2])
-        (x, w), f, h, gap = _pattern_search(lambda a, b: obj(a, b), [(x0, w0)], [r0], (0.1, 0.1), True,
-                                            grid, float(rng.uniform()))
-        if f < best.rho:
-            best = _Local(float(x), float(w), f, float(h[0]), float(h[1]), gap, True)
+        best = direct(best, *min(mom, key=lambda s: s[2]))
     return best, obj.count + ev.evaluations, ev.fallbacks
 
 
