@@ -524,6 +524,7 @@ def spectral_quadrature(lam: np.ndarray, m: int):
 
 
 SURROGATE_NODES = 24
+SURROGATE_ITER = 40     # iterations of the compressed solve (starting points only)
 
 
 def surrogate_roots(tables: dict, lam: np.ndarray, m: int = SURROGATE_NODES, pole=None, quad=None) -> np.ndarray:
@@ -534,8 +535,12 @@ def surrogate_roots(tables: dict, lam: np.ndarray, m: int = SURROGATE_NODES, pol
     x, w = spectral_quadrature(lam, m) if quad is None else quad
     # no Budan-Fourier tests (half the cost): a root found between poles only costs the full solve,
     # which tests its own bracket, the default start at that point
+    # (where the compressed problem has no root above its pole at double resolution, i.e. the root hugs
+    # rho(D) within rounding, its uncertified solve would bisect toward 0 for all max_iter steps: the
+    # cap leaves those points NaN, the full solve's default start, and costs the others nothing, since
+    # a root converges in under ten steps)
     arr = LambdaPolyArrays(tables, x, w, certify=False)
-    rho, _, _, found = solve_grid(arr, pole=pole)
+    rho, _, _, found = solve_grid(arr, pole=pole, max_iter=SURROGATE_ITER)
     return np.where(found, rho, np.nan)
 
 
