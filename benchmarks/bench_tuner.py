@@ -6,7 +6,8 @@
 
 Part 1 (issue 16 item 1): 36 tuned points, B = 1, 2, 4, ..., 2048 x sgd, heavy-ball, nesterov, gaussian
 spectrum geomspace(1e-3, 1, 200), in one process after a warm-up (kernels generated, the arb route of
-``spectral_radius`` used once). Target: < 2 s.
+``spectral_radius`` used once): ``tune_many`` per method (the 12 searches side by side, as ``tune_curve``
+runs them), then ``tune`` point by point (the same searches one at a time). Target: < 2 s.
 
 Part 2: the reference on the same points, run in the same process: the best of a 40 x 40 ``rho_grid``
 grid over (ln eta in [ln 1e-5, ln 8], ln(1 - beta) in [ln 1e-4, 0]) (a 400-point line for sgd), then
@@ -15,11 +16,9 @@ Both optima re-evaluated by ``spectral_radius``; the table prints (rho_tuner - r
 (<= 0: the tuner is as good or better). Target: reference time / tuner time >= 50.
 
 Part 3: ``tune_curve`` (cache off, one process) on every instance of the gd2026 panel
-(verify/claims/instances.py PANEL), with the current tuner and with the previous one in the same process
-(``numerics.tuning.DENSE_BATCH = False``: coupled models searched through ``rates.rho_grid``, one
-``spectral_radius`` per point; decoupled models are searched the same way by both), on the first
-``--panel-batches`` batches of each instance (all with 0), and the largest change of rho between the two
-as a fraction of (1 - rho).
+(verify/claims/instances.py PANEL) against ``tune`` point by point, on the first ``--panel-batches``
+batches of each instance (all with 0), and the largest change of rho between the two as a fraction of
+(1 - rho).
 
 Times are wall and CPU of this process; the load average is printed (the machine is shared: compare the
 ratios, measured in the same run).
@@ -38,9 +37,8 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from momentum_verify.numerics import tuning  # noqa: E402
 from momentum_verify.numerics.rates import spectral_radius  # noqa: E402
-from momentum_verify.numerics.tuning import tune, tune_curve  # noqa: E402
+from momentum_verify.numerics.tuning import tune, tune_curve, tune_many  # noqa: E402
 from momentum_verify.theory.sampling import Gaussian  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -59,10 +57,16 @@ def part_36(args):
         spectral_radius(m, model, 4, 0.01, 0.5 if m != "sgd" else 0.0, digits=20)
     points = [(m, b) for m in METHODS for b in batches]
     print(f"load average before: {os.getloadavg()}")
-    res, wall, cpu = timed(lambda: {p: tune(p[0], model, p[1]) for p in points})
+    # the searches of one method's 12 batch sizes side by side (tune_many: what tune_curve runs)
+    res, wall, cpu = timed(lambda: {(m, b): r for m in METHODS for b, r in zip(batches, tune_many(m, model, batches))})
     ev = sum(r.evaluations for r in res.values())
-    print(f"tuner: {len(points)} points, wall {wall:.2f} s, CPU {cpu:.2f} s, {ev} rho evaluations "
-          f"({ev / len(points):.0f} per point) (target < 2 s: {'met' if wall < 2 else 'MISSED'})")
+    print(f"tuner (tune_many, lockstep): {len(points)} points, wall {wall:.2f} s, CPU {cpu:.2f} s, {ev} rho "
+          f"evaluations ({ev / len(points):.0f} per point) (target < 2 s: {'met' if wall < 2 else 'MISSED'})")
+    # the same searches one point at a time (tune: the previous round's tuner, step for step)
+    one, wall1, cpu1 = timed(lambda: {p: tune(p[0], model, p[1]) for p in points})
+    d1 = max(abs(one[p].rho - res[p].rho) / (1 - res[p].rho) for p in points)
+    print(f"tuner (tune, one point at a time): wall {wall1:.2f} s, CPU {cpu1:.2f} s; lockstep speed-up "
+          f"{wall1 / wall:.1f}x wall; largest |rho_one - rho_lockstep| / (1 - rho) = {d1:.1e}")
     if args.skip_reference:
         return
     for m in METHODS:
@@ -87,10 +91,10 @@ def part_36(args):
 
 def part_panel(args):
     from momentum_verify.verify.claims.instances import PANEL
-    print("== gd2026 panel: tune_curve(sgd, heavy-ball, nesterov), cache off, current tuner vs previous")
+    print("== gd2026 panel: tune_curve(sgd, heavy-ball, nesterov) (lockstep, cache off) vs tune() point by point")
     print(f"load average before: {os.getloadavg()}")
-    print(f"{'instance':<30s} {'batches':>7s} {'current':>16s} {'previous':>16s} {'ratio':>6s} "
-          f"{'max |drho|/(1-rho)':>18s} {'worse':>5s}")
+    print(f"{'instance':<30s} {'batches':>7s} {'curve':>16s} {'point by point':>16s} {'ratio':>6s} "
+          f"{'max |drho|/(1-rho)':>18s}")
     tot_new = tot_old = 0.0
     for name, inst in PANEL.items():
         if args.instances and name not in args.instances:
@@ -99,24 +103,15 @@ def part_panel(args):
         bs = list(inst.batches) if args.panel_batches == 0 else \
             [inst.batches[i] for i in np.unique(np.linspace(0, len(inst.batches) - 1, args.panel_batches).round().astype(int))]
         tune("heavy-ball", model, bs[0])                # warm-up of this model's kernels
-        out = {}
-        for flag in (True, False):
-            tuning.DENSE_BATCH = flag
-            out[flag] = timed(lambda: tune_curve(list(METHODS), model, bs, cache=False))
-        tuning.DENSE_BATCH = True
-        (cn, wn, pn), (co, wo, po) = out[True], out[False]
-        dmax, worse = 0.0, 0
-        for m in METHODS:
-            for a, b in zip(cn.results[m], co.results[m]):
-                if b.rho < 1:
-                    dv = (a.rho - b.rho) / (1 - b.rho)
-                    dmax = max(dmax, abs(dv))
-                    worse += dv > 1e-6
+        cn, wn, pn = timed(lambda: tune_curve(list(METHODS), model, bs, cache=False))
+        co, wo, po = timed(lambda: {m: [tune(m, model, b) for b in bs] for m in METHODS})
+        dmax = max(abs(a.rho - b.rho) / (1 - b.rho) for m in METHODS for a, b in zip(cn.results[m], co[m])
+                   if b.rho < 1)
         tot_new += pn
         tot_old += po
         print(f"{name:<30s} {len(bs):7d} {wn:7.2f}s/{pn:6.2f}c {wo:7.2f}s/{po:6.2f}c {po / pn:5.1f}x "
-              f"{dmax:18.1e} {worse:5d}", flush=True)
-    print(f"total CPU: current {tot_new:.1f} s, previous {tot_old:.1f} s, ratio {tot_old / tot_new:.1f}x")
+              f"{dmax:18.1e}", flush=True)
+    print(f"total CPU: curve {tot_new:.1f} s, point by point {tot_old:.1f} s, ratio {tot_old / tot_new:.1f}x")
     print(f"load average after: {os.getloadavg()}")
 
 

@@ -52,7 +52,8 @@ def _taylor_positive(coefs, z) -> np.ndarray:
 
 
 class LocalSecular:
-    """rho and its gradient in (x, w) = (ln eta, ln(1 - beta)) for one method, decoupled model and batch.
+    """rho and its gradient in (x, w) = (ln eta, ln(1 - beta)) for one method and decoupled model, at the
+    batch size ``batch`` or, where a call passes ``batches``, at one batch size per point.
 
     >>> import numpy as np
     >>> from momentum_verify.theory.sampling import Gaussian
@@ -79,9 +80,15 @@ class LocalSecular:
         beta = -np.expm1(np.asarray(w, dtype=float)) if self.momentum else np.zeros_like(eta)
         return eta, beta
 
-    def coefficients(self, x, w):
+    def _factors(self, batches):
+        """f(B) per point (the constructor's batch where ``batches`` is None)."""
+        if batches is None:
+            return self.fB
+        return np.array([batch_factor_value(self.model, B) for B in batches], dtype=float)[:, None]
+
+    def coefficients(self, x, w, batches=None):
         eta, beta = self._params(x, w)
-        return self.kernel(self.lam, eta[:, None], beta[:, None], self.fB, self.tau)
+        return self.kernel(self.lam, eta[:, None], beta[:, None], self._factors(batches), self.tau)
 
     @staticmethod
     def F(C, z, derivatives: bool = False):
@@ -122,27 +129,32 @@ class LocalSecular:
             return self._fallback(x, w)
         return self._solve(x, w, z0, C, iters, fallback, False)[0]
 
-    def _solve(self, x, w, z0, C, iters, fallback, derivatives):
+    def _solve(self, x, w, z0, C, iters, fallback, derivatives, batches=None):
         self.evaluations += x.size
-        C = self.coefficients(x, w) if C is None else C
+        C = self.coefficients(x, w, batches) if C is None else C
         z = np.broadcast_to(np.asarray(z0, dtype=float), x.shape).copy()
-        active = np.ones(x.shape, dtype=bool)
+        F, Fz = np.empty(x.shape), np.empty(x.shape)
+        idx = np.arange(x.size)                       # the points still iterating (F only there)
         last = np.full(x.shape, np.inf)
         for it in range(iters + 1):
-            F, Fz = self.F(C, z)
+            Ci = C if idx.size == x.size else {k: [c[idx] for c in C[k]] for k in ("den", "num")}
+            zi = z[idx]
+            Fi, Fzi = self.F(Ci, zi)
+            F[idx], Fz[idx] = Fi, Fzi
             with np.errstate(all="ignore"):
-                step = F * (F - 1) / Fz
+                step = Fi * (Fi - 1) / Fzi
                 size = np.abs(step)
                 # converged: F = 1 to rounding, or the step is at rounding level (F's own noise), or
                 # stalled (no longer shrinking below a millionth of z: a wrong branch, checked below)
-                done = (np.abs(F - 1) <= 8 * EPS * np.abs(z * Fz)) | (size <= 64 * EPS * np.abs(z)) | \
-                    ~np.isfinite(step) | ((size >= 0.5 * last) & (size <= 1e-6 * np.abs(z)))
-            active &= ~done
-            if not active.any() or it == iters:
+                done = (np.abs(Fi - 1) <= 8 * EPS * np.abs(zi * Fzi)) | (size <= 64 * EPS * np.abs(zi)) | \
+                    ~np.isfinite(step) | ((size >= 0.5 * last[idx]) & (size <= 1e-6 * np.abs(zi)))
+            keep = ~done
+            if not keep.any() or it == iters:
                 break
-            last = np.where(active, size, last)
-            z_new = z - np.where(active, step, 0.0)
-            z = np.where(z_new > 0, z_new, z / 2)     # left every pole behind: halve toward zero instead
+            idx, step, zi = idx[keep], step[keep], zi[keep]
+            last[idx] = size[keep]
+            z_new = zi - step
+            z[idx] = np.where(z_new > 0, z_new, zi / 2)   # left every pole behind: halve toward zero instead
         vals = self.F(C, z, derivatives=True) if derivatives else (F, Fz)
         ok = self._verified(C, z, vals[0], vals[1])
         if not ok.all():
@@ -150,21 +162,26 @@ class LocalSecular:
             if not fallback:
                 z[bad] = np.inf
                 return z, ok, C, vals
-            zf = self._fallback(x[bad], w[bad])          # the engine's root: polish it onto ours
+            bb = None if batches is None else batches[bad]
+            zf = self._fallback(x[bad], w[bad], bb)      # the engine's root: polish it onto ours
             Cb = {k: [c[bad] for c in v] for k, v in C.items()}
-            zb, okb, _, vb = self._solve(x[bad], w[bad], zf, Cb, iters, False, derivatives)
+            zb, okb, _, vb = self._solve(x[bad], w[bad], zf, Cb, iters, False, derivatives, bb)
             z[bad] = np.where(okb, zb, zf)
             ok[bad] = okb
             for v, v_bad in zip(vals, vb):
                 v[bad] = v_bad
         return z, ok, C, vals
 
-    def _fallback(self, x, w):
+    def _fallback(self, x, w, batches=None):
         """rho by the rate engine (cold start, every safeguard)."""
         self.fallbacks += x.size
         eta, beta = self._params(x, w)
         with np.errstate(all="ignore"):
-            r = np.asarray(rates.rho_grid(self.method, self.model, self.batch, eta, beta), dtype=float)
+            if batches is None:
+                r = rates.rho_grid(self.method, self.model, self.batch, eta, beta)
+            else:
+                r = rates.rho_batches(self.method, self.model, batches, eta, beta)
+            r = np.asarray(r, dtype=float)
         return np.where(np.isfinite(r), r, np.inf)
 
     def gradient(self, x, w, z, C=None):
@@ -184,12 +201,15 @@ class LocalSecular:
         ok &= np.all(np.isfinite(g), axis=-1)
         return g, ok
 
-    def rho_gradient(self, x, w, z0, fallback: bool = True):
+    def rho_gradient(self, x, w, z0, fallback: bool = True, batches=None):
         """(rho, g, ok) at the points (x, w): :meth:`rho` from the warm starts ``z0`` and the gradient of
-        :meth:`gradient` at the verified roots (``ok``; elsewhere g is nan), one kernel evaluation."""
+        :meth:`gradient` at the verified roots (``ok``; elsewhere g is nan), one kernel evaluation.
+        ``batches``: a batch size per point (default: the constructor's)."""
         x, w = np.broadcast_arrays(np.atleast_1d(np.asarray(x, dtype=float)),
                                    np.atleast_1d(np.asarray(w, dtype=float)))
-        z, ok, C, (F, Fz, Fe, Fb) = self._solve(x, w, z0, None, 30, fallback, True)
+        if batches is not None:
+            batches = np.asarray(batches, dtype=object)
+        z, ok, C, (F, Fz, Fe, Fb) = self._solve(x, w, z0, None, 30, fallback, True, batches)
         eta, beta = self._params(x, w)
         with np.errstate(all="ignore"):
             gx = -Fe / Fz * eta

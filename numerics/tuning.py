@@ -42,12 +42,18 @@ x = ln eta and w = ln(1 - beta) <= 0:
 
 ``sgdm`` is tuned directly in its own (eta, beta), not through the identity with heavy ball; the tests
 check that identity on the tuned results.
+
+Each search is written as a generator that asks for rho (or gradients) at arrays of points;
+:func:`tune_many` and :func:`tune_curve` run one method's searches at all batch sizes side by side and
+answer every round of requests with one vectorised solve (the batch factor f(B) enters the secular
+tables per point), so a curve of 12 batch sizes costs about the solver calls of one point.
 """
 from __future__ import annotations
 
 import copy
 import math
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 
@@ -147,22 +153,47 @@ class TuneResult:
 
 
 # --------------------------------------------------------------------------------------------------
-# the objective in search coordinates
+# the objective: the searches are generators that ask for rho (and gradients); drivers answer them
 # --------------------------------------------------------------------------------------------------
-class _Objective:
-    """rho at points (x, w) = (ln eta, ln(1 - beta)) through ``rates.rho_grid``; counts evaluations.
+# Every search below is a generator: ``r = yield _Rho(x, w)`` asks for rho at the points
+# (x, w) = (ln eta, ln(1 - beta)) (arrays), ``z, g, ok = yield _Grad(x, w, z0)`` for the verified secular
+# root from warm starts z0 and its gradient (:meth:`numerics.secular_local.LocalSecular.rho_gradient`),
+# and ``return`` gives its result. :func:`_lockstep` runs the searches of several batch sizes side by
+# side and answers each round of requests with one vectorised call per kind, so a tuned curve costs
+# about as many solver calls as one tuned point. Each search sees exactly the values it would see alone.
+class _Rho(NamedTuple):
+    x: np.ndarray
+    w: np.ndarray
+    batch: object = None          # None: the point's own batch size (math.inf: the deterministic limit)
 
-    Non-finite rho (overflowing divergence) is returned as +inf.
+
+class _Grad(NamedTuple):
+    x: np.ndarray
+    w: np.ndarray
+    z0: np.ndarray
+    fallback: bool = True         # points whose root fails the check: rho from the rate engine (else inf)
+
+
+class _Evaluator:
+    """Answers the searches' requests for one method and sampling model, at any batch sizes.
+
+    rho from ``rates.rho_batches`` (decoupled models: one secular solve for every batch size at once),
+    or, for a coupled model on the dense route, from the batched vech eigenvalues of
+    :mod:`numerics.dense_batch`; non-finite rho (overflowing divergence) is returned as +inf.
     """
 
-    def __init__(self, method, model, batch, momentum: bool):
-        self.method, self.model, self.batch, self.momentum = method, model, batch, momentum
-        self.count = 0
+    def __init__(self, method, model):
+        self.method, self.model = method, model
+        self.momentum = method.uses_momentum
         self._dense = {}
+        self._local = None
+
+    def _beta(self, w):
+        return -np.expm1(w) if self.momentum else np.zeros_like(w)
 
     def _dense_batch(self, batch):
-        """The batched dense evaluator (:mod:`numerics.dense_batch`) where the rate engine would take the
-        dense route for a coupled model with noise; else None (``rates.rho_grid``)."""
+        """The batched dense evaluator where the rate engine would take the dense route for a coupled
+        model with noise; else None."""
         if not DENSE_BATCH or self.model.decoupled is not None or batch_factor_value(self.model, batch) == 0.0:
             return None
         if batch not in self._dense:
@@ -171,24 +202,102 @@ class _Objective:
             self._dense[batch] = DenseBatch(self.method, self.model, batch) if ok else None
         return self._dense[batch]
 
-    def __call__(self, x, w, batch=None) -> np.ndarray:
-        x, w = np.broadcast_arrays(np.asarray(x, dtype=float), np.asarray(w, dtype=float))
-        if x.size == 0:
-            return np.empty(x.shape)
-        self.count += x.size
-        beta = -np.expm1(w) if self.momentum else np.zeros_like(w)
-        batch = self.batch if batch is None else batch
-        dense = self._dense_batch(batch)
+    def rho(self, reqs, batches) -> list:
+        """rho for each request (``batches``: the batch size of each request's search)."""
+        x, w, B = _concat([(np.asarray(r.x, dtype=float), np.asarray(r.w, dtype=float),
+                            r.batch if r.batch is not None else b) for r, b in zip(reqs, batches)])
+        out = np.empty(x.size)
         with np.errstate(all="ignore"):
-            if dense is not None:
-                r = dense.rho(np.exp(x), beta)
-            else:
-                r = rates.rho_grid(self.method, self.model, batch, np.exp(x), beta)
-        r = np.asarray(r, dtype=float)
-        return np.where(np.isfinite(r), r, np.inf)
+            rest = np.ones(x.size, dtype=bool)
+            for b in dict.fromkeys(B.tolist()):
+                dense = self._dense_batch(b)
+                if dense is not None:
+                    sel = np.flatnonzero(B == b)
+                    out[sel] = dense.rho(np.exp(x[sel]), self._beta(w[sel]))
+                    rest[sel] = False
+            if rest.any():
+                out[rest] = rates.rho_batches(self.method, self.model, B[rest], np.exp(x[rest]),
+                                              self._beta(w[rest]))
+        out = np.where(np.isfinite(out), out, np.inf)
+        return _split(out, reqs)
+
+    def grad(self, reqs, batches) -> list:
+        """(rho, g, ok) for each request (one ``rho_gradient`` call per fallback setting)."""
+        if self._local is None:
+            from .secular_local import LocalSecular
+            self._local = LocalSecular(self.method, self.model, batches[0], momentum=self.momentum)
+        answers = [None] * len(reqs)
+        for fb in (True, False):
+            idx = [i for i, r in enumerate(reqs) if r.fallback is fb]
+            if not idx:
+                continue
+            sub = [reqs[i] for i in idx]
+            x, w, z0, B = _concat([(*np.broadcast_arrays(np.atleast_1d(np.asarray(r.x, dtype=float)),
+                                                           np.atleast_1d(np.asarray(r.w, dtype=float)),
+                                                           np.atleast_1d(np.asarray(r.z0, dtype=float))),
+                                    batches[i]) for i, r in zip(idx, sub)])
+            z, g, ok = self._local.rho_gradient(x, w, z0, fallback=fb, batches=B)
+            for i, zs, gs, oks in zip(idx, _split(z, sub), _split(g, sub), _split(ok, sub)):
+                answers[i] = (zs, gs, oks)
+        return answers
 
 
-def _stability_limit(obj: _Objective, hi, w, batch, steps: int, max_rounds: int = 8):
+def _size(r) -> int:
+    return int(np.broadcast(np.asarray(r.x), np.asarray(r.w)).size)
+
+
+def _concat(parts):
+    """Concatenate per-request (x, w[, z0], batch) into flat arrays; the batch repeated per point."""
+    arrays = []
+    for *arrs, b in parts:
+        arrs = np.broadcast_arrays(*arrs)
+        arrays.append([a.ravel() for a in arrs] + [np.full(arrs[0].size, b, dtype=object)])
+    return [np.concatenate(col) for col in zip(*arrays)]
+
+
+def _split(flat, reqs) -> list:
+    """Cut a flat answer back into the requests' shapes."""
+    out, k = [], 0
+    for r in reqs:
+        shape = np.broadcast(np.asarray(r.x), np.asarray(r.w)).shape
+        n = int(np.prod(shape))
+        out.append(flat[k:k + n].reshape(shape + flat.shape[1:]))
+        k += n
+    return out
+
+
+def _lockstep(ev: _Evaluator, searches, batches) -> tuple[list, list]:
+    """Run the search generators side by side (``batches``: each one's batch size): every round, all
+    pending rho requests are answered by one :meth:`_Evaluator.rho` call and all gradient requests by
+    one :meth:`_Evaluator.grad` call. Returns (their return values, the points each one evaluated)."""
+    n = len(searches)
+    results, counts, pending = [None] * n, [0] * n, {}
+
+    def advance(i, answer):
+        try:
+            req = searches[i].send(answer)
+        except StopIteration as stop:
+            results[i] = stop.value
+            pending.pop(i, None)
+            return
+        pending[i] = req
+        counts[i] += _size(req)
+
+    for i in range(n):
+        advance(i, None)
+    while pending:
+        kinds = {_Rho: ev.rho, _Grad: ev.grad}
+        answers = {}
+        for kind, call in kinds.items():
+            idx = [i for i, r in pending.items() if isinstance(r, kind)]
+            if idx:
+                answers.update(zip(idx, call([pending[i] for i in idx], [batches[i] for i in idx])))
+        for i in list(pending):
+            advance(i, answers[i])
+    return results, counts
+
+
+def _stability_limit(hi, w, batch, steps: int, max_rounds: int = 8):
     """ln eta where rho reaches 1, per momentum, by bisection below ``hi`` (unstable or marginal).
 
     A 1000-fold bracket [hi - ln 1000, hi] is moved down until its lower end is stable (small steps are
@@ -199,27 +308,27 @@ def _stability_limit(obj: _Objective, hi, w, batch, steps: int, max_rounds: int 
     width = math.log(1000.0)
     lo = hi - width
     for _ in range(max_rounds):
-        bad = ~(obj(lo, w, batch) < 1)
+        bad = ~((yield _Rho(lo, w, batch)) < 1)
         if not bad.any():
             break
         hi = np.where(bad, lo, hi)
         lo = np.where(bad, lo - width, lo)
     for _ in range(steps):
         mid = 0.5 * (lo + hi)
-        ok = obj(mid, w, batch) < 1
+        ok = (yield _Rho(mid, w, batch)) < 1
         lo, hi = np.where(ok, mid, lo), np.where(ok, hi, mid)
     return lo
 
 
-def _deterministic_limit(obj: _Objective, w, mu: float, L: float, steps: int = 40):
+def _deterministic_limit(w, mu: float, L: float, steps: int = 40):
     """ln eta_det(beta): the largest stable step of the deterministic method (rho at B = inf < 1)."""
     hi = np.full(np.shape(w), math.log(4.0 / L))
     for _ in range(200):                          # grow until unstable (sgdm's limit ~ 1/(1 - beta))
-        ok = obj(hi, w, math.inf) < 1
+        ok = (yield _Rho(hi, w, math.inf)) < 1
         if not ok.any():
             break
         hi = np.where(ok, hi + math.log(4.0), hi)
-    return _stability_limit(obj, hi, w, math.inf, steps=steps)
+    return (yield from _stability_limit(hi, w, math.inf, steps=steps))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -247,7 +356,7 @@ def _stencil_2d(level: int, phase: float) -> np.ndarray:
 def _pattern_search(fun, centers, values, h0, two_d: bool, grid: TuneGrid, phase: float = 0.0):
     """Vectorised direct search from several starts; returns (center, value, h, gap) of the best.
 
-    ``fun(y, w)`` evaluates arrays of points. Each level polls c + h * u (u: :func:`_stencil_2d`
+    ``fun(y, w)`` is a search (generator) that evaluates arrays of points. Each level polls c + h * u (u: :func:`_stencil_2d`
     directions, or +-1 along y on a line) for every active start in one call; a start moves to its best
     poll point when that is strictly lower (and doubles h, up to h0), else halves h. Points with w > 0
     (beta < 0) are skipped. After ``explore_levels`` levels only the best start continues.
@@ -272,7 +381,7 @@ def _pattern_search(fun, centers, values, h0, two_d: bool, grid: TuneGrid, phase
         vals = np.full(pts.shape[:2], np.inf)
         ok = pts[..., 1] <= 0
         ok[:, len(stencil):] &= np.any(d[idx] != 0, axis=1)[:, None]
-        vals[ok] = fun(pts[ok][:, 0], pts[ok][:, 1])
+        vals[ok] = yield from fun(pts[ok][:, 0], pts[ok][:, 1])
         best = np.argmin(vals, axis=1)
         bv = vals[np.arange(idx.size), best]
         move = bv < f[idx]
@@ -361,24 +470,24 @@ def _has_noise(model, batch) -> bool:
     return batch_factor_value(model, batch) != 0.0
 
 
-def _limits(obj: _Objective, ws, mu, L, batch, grid: TuneGrid):
+def _limits(model, ws, mu, L, batch, grid: TuneGrid):
     """ln eta_max(beta) at the momenta ws: deterministic limit, then the noise limit below it."""
-    x_det = _deterministic_limit(obj, ws, mu, L)
-    if not _has_noise(obj.model, batch):
+    x_det = yield from _deterministic_limit(ws, mu, L)
+    if not _has_noise(model, batch):
         return x_det
-    return _stability_limit(obj, x_det, ws, batch, grid.boundary_steps)
+    return (yield from _stability_limit(x_det, ws, None, grid.boundary_steps))
 
 
-def _search(obj: _Objective, ws, x_max, grid: TuneGrid, rng, extra=()):
+def _search(ws, x_max, grid: TuneGrid, rng, extra=()):
     """Grid on the chart over the momenta ``ws`` then direct search; ``extra``: (x, w, rho) starts."""
     chart = _Chart(ws, x_max)
 
     def fun(y, w):
-        return obj(chart.x(y, w), w)
+        return (yield _Rho(chart.x(y, w), w))
 
     ys, hy = chart.y_grid(grid, rng)
     Y, W = np.broadcast_arrays(ys[None, :], np.asarray(ws, dtype=float)[:, None])
-    V = fun(Y, W)
+    V = yield from fun(Y, W)
     mins = _grid_local_minima(V)[:grid.starts]
     starts = [(Y[ij], W[ij]) for ij in mins]
     vals = [V[ij] for ij in mins]
@@ -388,7 +497,7 @@ def _search(obj: _Objective, ws, x_max, grid: TuneGrid, rng, extra=()):
         vals.append(r)
     two_d = len(ws) > 1
     hw = (abs(float(np.min(ws))) / len(ws)) if two_d else 0.0
-    (y, w), f, h, gap = _pattern_search(fun, starts, vals, (hy, hw), two_d, grid, float(rng.uniform()))
+    (y, w), f, h, gap = yield from _pattern_search(fun, starts, vals, (hy, hw), two_d, grid, float(rng.uniform()))
     x = float(chart.x(y, w))
     # tolerances: the largest change of (ln eta, w) over the final poll
     probe = np.array([(y + a * h[0], w + b * h[1]) for a in (-1, 0, 1) for b in (-1, 0, 1)])
@@ -449,7 +558,7 @@ class _Local:
 _RADII = np.array([1.0, 0.25, 1.0 / 16])   # trust radii tried at once (in units of the current radius)
 
 
-def _newton(ev, starts, two_d: bool, grid: TuneGrid, max_iter: int = 60, explore: int = 4) -> list:
+def _newton(starts, two_d: bool, grid: TuneGrid, max_iter: int = 60, explore: int = 4) -> list:
     """Trust-region Newton on rho(x, w) (w <= 0: beta >= 0) from several starts (x, w, rho) at once.
 
     Gradient from the implicit derivatives (:class:`numerics.secular_local.LocalSecular`), Hessian by
@@ -463,7 +572,7 @@ def _newton(ev, starts, two_d: bool, grid: TuneGrid, max_iter: int = 60, explore
     x0 = np.array([s[0] for s in starts], dtype=float)
     w0 = np.array([s[1] for s in starts], dtype=float) if two_d else np.zeros(len(starts))
     z0 = np.array([s[2] for s in starts], dtype=float)
-    z, g, ok = ev.rho_gradient(x0, w0, z0)               # polish onto this evaluator's own root
+    z, g, ok = yield _Grad(x0, w0, z0)                    # polish onto the local solver's own root
     keep = ok & np.isfinite(z)
     P = np.stack([x0, w0], axis=1)[keep]
     z, g = z[keep], g[keep]
@@ -490,7 +599,7 @@ def _newton(ev, starts, two_d: bool, grid: TuneGrid, max_iter: int = 60, explore
             fz = np.concatenate([z[idx] + _FD * g[idx, 0], z[idx] - _FD * g[idx, 1]])
         else:
             fx, fw, fz = P[idx, 0] + _FD, P[idx, 1], z[idx] + _FD * g[idx, 0]
-        _, gf, okf = ev.rho_gradient(fx, fw, fz, fallback=False)
+        _, gf, okf = yield _Grad(fx, fw, fz, fallback=False)
         trials, owners, preds, kinds = [], [], [], []
         for j, k in enumerate(idx):
             if two_d:
@@ -537,7 +646,7 @@ def _newton(ev, starts, two_d: bool, grid: TuneGrid, max_iter: int = 60, explore
             break
         T = np.array(trials)
         owners = np.array(owners)
-        zt, gt, okt = ev.rho_gradient(T[:, 0], T[:, 1], z[owners] - np.nan_to_num(np.array(preds)), fallback=False)
+        zt, gt, okt = yield _Grad(T[:, 0], T[:, 1], z[owners] - np.nan_to_num(np.array(preds)), fallback=False)
         zt = np.where(okt, zt, np.inf)
         for k in np.unique(owners):
             sel = np.flatnonzero(owners == k)
@@ -562,7 +671,7 @@ def _newton(ev, starts, two_d: bool, grid: TuneGrid, max_iter: int = 60, explore
     return out
 
 
-def _line_newton(ev, xs, vals, k: int, grid: TuneGrid, max_iter: int = 60) -> _Local | None:
+def _line_newton(xs, vals, k: int, grid: TuneGrid, max_iter: int = 60) -> _Local | None:
     """Minimise rho along beta = 0 from scan point k, inside the bracket of its scan neighbours.
 
     Safeguarded Newton on d rho / d ln eta = 0 from the best point so far (the derivative from the
@@ -574,7 +683,7 @@ def _line_newton(ev, xs, vals, k: int, grid: TuneGrid, max_iter: int = 60) -> _L
     lo = float(xs[k - 1]) if k > 0 else float(xs[k]) - 4.0
     hi = float(xs[k + 1]) if k + 1 < len(xs) else float(xs[k]) + 1.0
     xb = float(xs[k])
-    z, g, ok = ev.rho_gradient([xb, xb + _FD], [0.0, 0.0], [vals[k], vals[k]])
+    z, g, ok = yield _Grad(np.array([xb, xb + _FD]), np.zeros(2), np.array([vals[k], vals[k]]))
     if not ok.all():
         return None
     zb, gb, hb = float(z[0]), float(g[0, 0]), float((g[1, 0] - g[0, 0]) / _FD)
@@ -600,7 +709,7 @@ def _line_newton(ev, xs, vals, k: int, grid: TuneGrid, max_iter: int = 60) -> _L
         if hi - lo <= grid.xtol or settled and (out.dx <= grid.xtol or out.gap <= 1e-2 * grid.ftol * (1 - zb)):
             out.converged = True
             break
-        zn, gn, okn = ev.rho_gradient([xn, xn + _FD], [0.0, 0.0], zb + gb * (xn - xb))
+        zn, gn, okn = yield _Grad(np.array([xn, xn + _FD]), np.zeros(2), np.full(2, zb + gb * (xn - xb)))
         if okn.all() and zn[0] < zb:
             if xn > xb:
                 lo = xb
@@ -649,12 +758,12 @@ def _structured_ok(m, model, batch) -> bool:
 _LIMIT_STEPS = 10     # bisection steps for the deterministic limits of the chart (a 1000-fold bracket)
 
 
-def _line_scan(obj, x_det: float, n: int, rng):
+def _line_scan(x_det: float, n: int, rng):
     """(ln eta, rho) on a logit scan of eta / eta_det in [1e-6, 1 - 1e-4] at beta = 0 (ascending)."""
     lo, hi = math.log(1e-6 / (1 - 1e-6)), math.log((1 - 1e-4) / 1e-4)
     ys = lo + (hi - lo) * _offsets(n, rng)
     xs = x_det - np.logaddexp(0.0, -ys)
-    return xs, obj(xs, np.zeros(n))
+    return xs, (yield _Rho(xs, np.zeros(n)))
 
 
 def _line_minima(vals) -> list[int]:
@@ -664,30 +773,27 @@ def _line_minima(vals) -> list[int]:
     return [int(k) for k in mins[np.argsort(vals[mins], kind="stable")]]
 
 
-def _tune_structured(m, model, batch, grid: TuneGrid, rng):
-    """(x, w, rho, dx, dw, gap, evaluations) of the best point, or None to use the direct search."""
-    from .secular_local import LocalSecular
-
+def _tune_structured(m, model, grid: TuneGrid, rng):
+    """Search (generator) for the best point: a :class:`_Local`, or None to use the direct search."""
     mu, L = _extremes(model)
-    obj = _Objective(m, model, batch, m.uses_momentum)
-    ev = LocalSecular(m, model, batch, momentum=m.uses_momentum)
-
     # the beta = 0 line (all of sgd; a start for momentum methods, so never worse than tuned sgd)
-    x_det0 = float(_deterministic_limit(obj, np.array([0.0]), mu, L, steps=_LIMIT_STEPS)[0])
-    xs, vals = _line_scan(obj, x_det0, 3 * grid.n_eta, rng)
+    x_det0 = float((yield from _deterministic_limit(np.array([0.0]), mu, L, steps=_LIMIT_STEPS))[0])
+    xs, vals = yield from _line_scan(x_det0, 3 * grid.n_eta, rng)
     mins = [k for k in _line_minima(vals) if vals[k] < 1][:grid.starts]
-    cands = [_line_newton(ev, xs, vals, k, grid) for k in mins]
+    cands = []
+    for k in mins:
+        cands.append((yield from _line_newton(xs, vals, k, grid)))
     if not cands or any(c is None for c in cands):
         return None
     line = min(cands, key=lambda c: c.rho)
     if not m.uses_momentum:
-        return line, obj.count + ev.evaluations, ev.fallbacks
+        return line
     # momentum: a coarse grid on the chart under the deterministic limit (the safety net), theory's
     # B = inf optimum, the beta = 0 optimum; Newton from each; the best wins
     omb_min = grid.one_minus_beta_min or min(0.1, 0.25 / math.sqrt(L / mu))
     nb = max(2, grid.n_beta)
     ws = np.concatenate([np.sort(math.log(omb_min) * (1 - _offsets(nb - 1, rng))), [0.0]])
-    xd = _deterministic_limit(obj, ws[:-1], mu, L, steps=_LIMIT_STEPS)
+    xd = yield from _deterministic_limit(ws[:-1], mu, L, steps=_LIMIT_STEPS)
     chart = _Chart(ws, np.concatenate([xd, [x_det0]]))
     chart.SLACK = 0.0
     r_lo, r_hi = 1e-5, 1 - 1e-4
@@ -695,20 +801,23 @@ def _tune_structured(m, model, batch, grid: TuneGrid, rng):
     ys = lo + (hi - lo) * _offsets(grid.n_eta, rng)
     Y, W = np.broadcast_arrays(ys[None, :], ws[:, None])
     X = chart.x(Y, W)
-    V = obj(X, W)
+    V = yield _Rho(X, W)
     starts = [(float(X[ij]), float(W[ij]), float(V[ij])) for ij in _grid_local_minima(V)[:grid.starts]
               if V[ij] < 1]
     cf = _closed_form_start(m, mu, L)
     if cf is not None:
-        r = float(obj(np.array([cf[0]]), np.array([min(cf[1], 0.0)]))[0])
+        r = float((yield _Rho(np.array([cf[0]]), np.array([min(cf[1], 0.0)])))[0])
         if r < 1:
             starts.append((cf[0], min(cf[1], 0.0), r))
     starts.append((line.x, 0.0, line.rho))
-    best = min([line] + _newton(ev, starts, True, grid), key=lambda c: c.rho)
+    best = min([line] + (yield from _newton(starts, True, grid)), key=lambda c: c.rho)
+
     def direct(best, x0, w0, r0):
         """The direct search from (x0, w0); its point replaces ``best`` only if it is better."""
-        (x, w), f, h, gap = _pattern_search(lambda a, b: obj(a, b), [(x0, w0)], [r0], (0.1, 0.1), True,
-                                            grid, float(rng.uniform()))
+        def fun(a, b):
+            return (yield _Rho(a, b))
+        (x, w), f, h, gap = yield from _pattern_search(fun, [(x0, w0)], [r0], (0.1, 0.1), True, grid,
+                                                       float(rng.uniform()))
         return _Local(float(x), float(w), f, float(h[0]), float(h[1]), gap, True) if f < best.rho else best
 
     # the safety net: a start that is already better than every Newton result (no gradient there, e.g.
@@ -717,14 +826,66 @@ def _tune_structured(m, model, batch, grid: TuneGrid, rng):
     if not best.converged and best.w < 0:            # Newton stalled (a kinked valley): go on from there
         x0, w0, r0 = best.x, best.w, best.rho
     if r0 < best.rho or not best.converged and best.w < 0:
-        best = direct(best, x0, w0, r0)
+        best = yield from direct(best, x0, w0, r0)
     # Newton failed from every momentum start and only the beta = 0 line is left (the gd2026
     # gaussian-uniform panel, Nesterov at B = 8: K 17586 there against 12773 found this way): the direct
     # search from the best momentum start
     mom = [s for s in starts if s[1] < 0 and s[2] < 1]
     if best.w == 0 and mom:
-        best = direct(best, *min(mom, key=lambda s: s[2]))
-    return best, obj.count + ev.evaluations, ev.fallbacks
+        best = yield from direct(best, *min(mom, key=lambda s: s[2]))
+    return best
+
+
+def _tune_search(m, model, batch, grid: TuneGrid, refine: bool, rng, mu, L):
+    """The grid and direct search (every model; generator): (x, w, rho, dx, dw, gap)."""
+    g = grid if refine else replace(grid, max_levels=0)
+    # the beta = 0 line: all of sgd, and a start for momentum methods (never worse than tuned sgd)
+    w0 = np.array([0.0])
+    best = yield from _search(w0, (yield from _limits(model, w0, mu, L, batch, g)), g, rng)
+    if m.uses_momentum:
+        omb_min = g.one_minus_beta_min or min(0.1, 0.25 / math.sqrt(L / mu))
+        nb = max(2, g.n_beta)
+        ws = np.concatenate([np.sort(math.log(omb_min) * (1 - _offsets(nb - 1, rng))), [0.0]])
+        best = yield from _search(ws, (yield from _limits(model, ws, mu, L, batch, g)), g, rng,
+                                  extra=[(best[0], best[1], best[2])])
+    return best
+
+
+def _point_search(m, model, batch, grid: TuneGrid, refine: bool, seed: int):
+    """The whole search of one point (generator): (x, w, dx, dw, gap, notes)."""
+    rng = np.random.default_rng(seed)
+    found = None
+    if refine and _structured_ok(m, model, batch):
+        found = yield from _tune_structured(m, model, grid, rng)
+    if found is not None:
+        notes = [] if found.converged else ["the local search stopped before its tolerance"]
+        return found.x, found.w, found.dx, found.dw, found.gap, notes
+    mu, L = _extremes(model)
+    x, w, _, dx, dw, gap = yield from _tune_search(m, model, batch, grid, refine, rng, mu, L)
+    return x, w, dx, dw, gap, []
+
+
+def _check_tunable(model):
+    mu, L = _extremes(model)
+    if float(np.min(model.spectrum_array())) <= 1e-13 * L:
+        raise InputError("spectrum" if model.name in ("gaussian", "coordinate") else "matrix",
+                         "H is singular: the error in its null space never decays (rho = 1 for every step "
+                         "size and momentum), so there is nothing to tune")
+
+
+def _result(m, model, batch, found, count) -> TuneResult:
+    """The TuneResult at a search's point: rho and K from ``rates.spectral_radius`` there."""
+    x, w, dx, dw, gap, notes = found
+    lr, beta = math.exp(x), (-math.expm1(w) if m.uses_momentum else 0.0)
+    res = rates.spectral_radius(m, model, batch, lr, beta)
+    rho = float(res.rho)
+    out = TuneResult(m.name, batch, lr, beta, rho, float(res.K), int(res.digits), int(res.K_digits()),
+                     res.route, res.precision, lr_tol=float(math.expm1(dx)),
+                     momentum_tol=float((1 - beta) * math.expm1(dw)) if m.uses_momentum else 0.0,
+                     rho_gap=gap, evaluations=count, notes=notes + list(res.notes))
+    if not rho < 1:
+        out.notes.append("no stable (eta, beta) found: rho >= 1 everywhere searched")
+    return out
 
 
 def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid = DEFAULT_GRID,
@@ -749,49 +910,32 @@ def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid =
     -------
     TuneResult with rho and K recomputed at the optimum by ``rates.spectral_radius`` (digits stated).
     """
+    return tune_many(method, model, [batch], seed=seed, grid=grid, refine=refine)[0]
+
+
+def tune_many(method, model: SamplingModel, batches, *, seed: int = 0, grid: TuneGrid = DEFAULT_GRID,
+              refine: bool = True) -> list[TuneResult]:
+    """:func:`tune` at each of ``batches``, the searches run side by side (:func:`_lockstep`).
+
+    Each point gets the search :func:`tune` runs for it alone (same seed, same steps); only the solver
+    calls are shared, so a curve of 12 batch sizes costs about as many calls as one point.
+
+    >>> from momentum_verify.theory.sampling import Gaussian
+    >>> [round(r.lr, 6) for r in tune_many("sgd", Gaussian([1.0, 1.0]), [2, 6])]   # B / (B + d + 1)
+    [0.4, 0.666667]
+    """
     m = as_method(method)
-    batch = model.check_batch(batch)
-    rng = np.random.default_rng(seed)
-    mu, L = _extremes(model)
-    if float(np.min(model.spectrum_array())) <= 1e-13 * L:
-        raise InputError("spectrum" if model.name in ("gaussian", "coordinate") else "matrix",
-                         "H is singular: the error in its null space never decays (rho = 1 for every step "
-                         "size and momentum), so there is nothing to tune")
-    found = _tune_structured(m, model, batch, grid, rng) if refine and _structured_ok(m, model, batch) else None
-    if found is not None:
-        loc, count, fallbacks = found
-        x, w, dx, dw, gap = loc.x, loc.w, loc.dx, loc.dw, loc.gap
-        notes = [] if loc.converged else ["the local search stopped before its tolerance"]
-    else:
-        x, w, _, dx, dw, gap, count = _tune_search(m, model, batch, grid, refine, rng, mu, L)
-        notes = []
-    lr, beta = math.exp(x), (-math.expm1(w) if m.uses_momentum else 0.0)
-    res = rates.spectral_radius(m, model, batch, lr, beta)
-    rho = float(res.rho)
-    out = TuneResult(m.name, batch, lr, beta, rho, float(res.K), int(res.digits), int(res.K_digits()),
-                     res.route, res.precision, lr_tol=float(math.expm1(dx)),
-                     momentum_tol=float((1 - beta) * math.expm1(dw)) if m.uses_momentum else 0.0,
-                     rho_gap=gap, evaluations=count, notes=notes + list(res.notes))
-    if not rho < 1:
-        out.notes.append("no stable (eta, beta) found: rho >= 1 everywhere searched")
-    return out
+    batches = [model.check_batch(b) for b in batches]
+    _check_tunable(model)
+    searches = [_point_search(m, model, b, grid, refine, seed) for b in batches]
+    found, counts = _lockstep(_Evaluator(m, model), searches, batches)
+    return [_result(m, model, b, f, c) for b, f, c in zip(batches, found, counts)]
 
 
-def _tune_search(m, model, batch, grid: TuneGrid, refine: bool, rng, mu, L):
-    """The grid and direct search (every model): (x, w, rho, dx, dw, gap, evaluations)."""
-    obj = _Objective(m, model, batch, m.uses_momentum)
-    g = grid if refine else replace(grid, max_levels=0)
-    # the beta = 0 line: all of sgd, and a start for momentum methods (never worse than tuned sgd)
-    w0 = np.array([0.0])
-    best = _search(obj, w0, _limits(obj, w0, mu, L, batch, g), g, rng)
-    if m.uses_momentum:
-        omb_min = g.one_minus_beta_min or min(0.1, 0.25 / math.sqrt(L / mu))
-        nb = max(2, g.n_beta)
-        ws = np.concatenate([np.sort(math.log(omb_min) * (1 - _offsets(nb - 1, rng))), [0.0]])
-        best = _search(obj, ws, _limits(obj, ws, mu, L, batch, g), g, rng,
-                       extra=[(best[0], best[1], best[2])])
-    x, w, f, dx, dw, gap = best
-    return x, w, f, dx, dw, gap, obj.count
+def _drive(method, model, batch, search):
+    """Run one search generator alone (tests, and any caller of the internal searches)."""
+    m = as_method(method)
+    return _lockstep(_Evaluator(m, model), [search], [batch])[0][0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -886,17 +1030,20 @@ def _cache_key(task):
     return task
 
 
-def _tune_task(args):
-    method, model, batch, seed, grid = args
-    return tune(method, model, batch, seed=seed, grid=grid)
+def _tune_group(args):
+    """The tuned points of one method at several batch sizes (:func:`tune_many`; a pool task)."""
+    method, model, batches, seed, grid = args
+    return tune_many(method, model, batches, seed=seed, grid=grid)
 
 
 def tune_curve(methods, model: SamplingModel, batches, *, seed: int = 0, grid: TuneGrid = DEFAULT_GRID,
                workers: int = 1, cache: bool = True) -> TuneCurve:
     """Tune every method at every batch size (sgd always, as the baseline of the acceleration).
 
-    Batches are sorted ascending (inf last); each point is tuned independently (same seed), so neither
-    the order of the input nor ``workers`` (processes, for the independent points) changes the result.
+    Batches are sorted ascending (inf last); each point gets its own search (same seed), run side by side
+    with the method's other batch sizes (:func:`tune_many`), so neither the order of the input nor
+    ``workers`` (processes, each taking a share of every method's batches) changes the result beyond
+    the last bits of the solver's sums.
     ``cache``: reuse points tuned before in this process with the same method, model, batch, seed and
     grid (the paper checks tune the same curves in several claims); copies are returned.
     """
@@ -909,12 +1056,19 @@ def tune_curve(methods, model: SamplingModel, batches, *, seed: int = 0, grid: T
     tasks = [(objs.get(m, m), model, b, seed, grid) for m in names for b in bs]
     keys = [_cache_key(t) if cache else None for t in tasks]
     todo = [i for i, k in enumerate(keys) if k is None or k not in _TUNED]
-    if workers > 1 and len(todo) > 1:
+    # one lockstep group per method (and per worker: a method's batches dealt round-robin)
+    parts = max(1, min(workers, len(todo)))
+    groups = [g for k in range(len(names)) for j in range(parts)
+              for g in [[i for i in todo if i // len(bs) == k][j::parts]] if g]
+    args = [(tasks[g[0]][0], model, [tasks[i][2] for i in g], seed, grid) for g in groups]
+    if workers > 1 and len(groups) > 1:
         from concurrent.futures import ProcessPoolExecutor
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            fresh = list(pool.map(_tune_task, [tasks[i] for i in todo]))
+            out = list(pool.map(_tune_group, args))
     else:
-        fresh = [_tune_task(tasks[i]) for i in todo]
+        out = [_tune_group(a) for a in args]
+    todo = [i for g in groups for i in g]
+    fresh = [r for rs in out for r in rs]
     for i, r in zip(todo, fresh):
         if keys[i] is not None:
             _TUNED[keys[i]] = r

@@ -309,7 +309,8 @@ def test_structured_search_no_worse_than_direct_search(method, B):
     r = tune(method, model, B)
     m = T.as_method(method)
     mu, L = T._extremes(model)
-    x, w, *_ = T._tune_search(m, model, B, T.DEFAULT_GRID, True, np.random.default_rng(0), mu, L)
+    x, w, *_ = T._drive(m, model, B, T._tune_search(m, model, B, T.DEFAULT_GRID, True, np.random.default_rng(0),
+                                                    mu, L))
     ref = float(spectral_radius(m, model, B, math.exp(x), -math.expm1(w) if m.uses_momentum else 0.0).rho)
     assert r.rho <= ref + 1e-6 * (1 - ref)
     coarse = tune(method, model, B, refine=False)
@@ -322,8 +323,8 @@ def test_curve_cache_reuses_points(monkeypatch):
     from momentum_verify.numerics import tuning as T
     model = Gaussian(np.geomspace(0.1, 1.0, 4))
     calls = []
-    real = T._tune_task
-    monkeypatch.setattr(T, "_tune_task", lambda a: calls.append(a[2]) or real(a))
+    real = T._tune_group
+    monkeypatch.setattr(T, "_tune_group", lambda a: calls.extend(a[2]) or real(a))
     monkeypatch.setattr(T, "_TUNED", {})
     c1 = tune_curve(["sgd"], model, [1, 4])
     c2 = tune_curve(["sgd"], model, [1, 4, 16])

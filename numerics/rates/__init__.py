@@ -45,7 +45,8 @@ from ..operators import as_method, batch_factor_value
 from ...theory.errors import InputError
 from ...theory.sampling import SamplingModel
 
-__all__ = ["RateResult", "check_params", "format_bound", "format_digits", "pick_route", "rho_grid", "spectral_radius"]
+__all__ = ["RateResult", "check_params", "format_bound", "format_digits", "pick_route", "rho_batches", "rho_grid",
+           "spectral_radius"]
 
 DOUBLE_DIGITS_MIN = 8     # below this many trustworthy digits a double result is recomputed in multiprecision
 DOUBLE_DIGITS_MAX = 12    # digits=N up to this may be answered in double on routes without multiprecision
@@ -249,4 +250,34 @@ def rho_grid(method, model: SamplingModel, batch, lrs, momenta, *, check: bool =
     for k in np.flatnonzero(~(rel <= 10.0 ** -GRID_DIGITS_MIN)):
         if e[k] > 0 and b[k] < 1:
             out[k] = float(spectral_radius(method, model, batch, e[k], b[k]).rho)
+    return out.reshape(shape)
+
+
+def rho_batches(method, model: SamplingModel, batches, lrs, momenta) -> np.ndarray:
+    """:func:`rho_grid` (unchecked) with a batch size per point: ``batches``, ``lrs`` and ``momenta``
+    broadcast together. A decoupled model solves every finite batch in one vectorised secular solve
+    (the batch factor f(B) enters the secular tables per point); other models, and B = inf, go through
+    :func:`rho_grid` once per distinct batch size. The tuner's lockstep search uses it.
+
+    >>> from momentum_verify.theory.sampling import Gaussian
+    >>> rho_batches("sgd", Gaussian([1.0, 1.0]), [2, 6], [0.4, 6 / 9], 0.0).round(12)   # (d+1)/(B+d+1)
+    array([0.6       , 0.33333333])
+    """
+    method = as_method(method)
+    Bs, e, b = np.broadcast_arrays(np.asarray(batches, dtype=object), np.asarray(lrs, dtype=float),
+                                   np.asarray(momenta, dtype=float))
+    shape = e.shape
+    Bs, e, b = Bs.ravel(), e.ravel(), b.ravel()
+    out = np.empty(e.size)
+    fB = np.array([batch_factor_value(model, model.check_batch(B)) for B in Bs], dtype=float)
+    rest = np.ones(e.size, dtype=bool)
+    if model.decoupled is not None:
+        grid_inputs(e, b)
+        sel = np.flatnonzero((fB != 0.0) & np.isfinite(e))
+        if sel.size:
+            out[sel] = secular_grid(method, model, fB[sel], e[sel], b[sel], error_bounds=False)[0]
+            rest[sel] = False
+    for B in dict.fromkeys(Bs[rest].tolist()):
+        sel = np.flatnonzero(rest & (Bs == B))
+        out[sel] = rho_grid(method, model, B, e[sel], b[sel])
     return out.reshape(shape)

@@ -770,10 +770,11 @@ def grid_inputs(lrs, momenta):
 REDO_REL = 1e-9       # bound above which a point is solved again by the generic path
 
 
-def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_bounds: bool = True,
+def secular_grid(method, model, fB, e: np.ndarray, b: np.ndarray, error_bounds: bool = True,
                  chunk_entries: int = 1 << 20, surrogate_min_d: int = 64, gap: float = 1e-11,
                  xtol: float = 3e-11):
-    """(rho, relative error bound) at the points (e[k], b[k]) of a decoupled model.
+    """(rho, relative error bound) at the points (e[k], b[k]) of a decoupled model; ``fB``: the batch
+    factor, one number or one per point.
 
     Where theory's secular term is polynomial in lambda (every built-in method and model with coupling),
     :class:`LambdaPolyArrays` in chunks of about ``chunk_entries`` (point, eigenvalue) pairs, each point
@@ -786,13 +787,14 @@ def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_b
     returned) when ``error_bounds`` is False. Points whose bound exceeds ``REDO_REL`` are solved again on
     coefficient arrays in z (:func:`_secular_grid_generic`), which keep more digits near beta = 1; the
     better of the two (by its bound) is kept."""
+    fB = np.broadcast_to(np.asarray(fB, dtype=float), e.shape)
     kern = lambda_poly_kernel(method, model.decoupled)
     if kern is None:
         return _secular_grid_generic(method, model, fB, e, b, error_bounds)
     lam = model.spectrum_array()
     tau = float(np.sum(lam))
     G = e.size
-    tabs = kern(e, b, np.full(G, float(fB)), np.full(G, tau))
+    tabs = kern(e, b, np.array(fB), np.full(G, tau))
     pole = pole_estimate(LambdaPolyArrays(tabs, lam))
     quad = spectral_quadrature(lam, SURROGATE_NODES) if lam.size >= surrogate_min_d else None
     z0 = None if quad is None else surrogate_roots(tabs, lam, pole=pole, quad=quad)
@@ -806,14 +808,14 @@ def secular_grid(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_b
         r = arr.rel_error(rho)
         weak = np.flatnonzero(found & ~np.isfinite(r))
         if weak.size:                        # see _first_order_bound
-            r[weak] = _first_order_bound(method, model, fB, e[sl][weak], b[sl][weak], rho[weak])
+            r[weak] = _first_order_bound(method, model, fB[sl][weak], e[sl][weak], b[sl][weak], rho[weak])
         rel[sl] = np.where(found, np.where(np.isfinite(r), r, np.inf), np.where(arr.trivial, 0.0, np.inf))
     # Near beta = 1 the lambda-polynomial tables cancel (the bound says so: 1e-4 on the gd2026 panel at
     # B = 1, where the coefficient arrays in z keep 7 digits): those points are solved again that way,
     # also when no bound is asked for, so that searches over the grid rank points by values this good.
     redo = np.flatnonzero(rel > REDO_REL)
     if redo.size:
-        o2, r2 = _secular_grid_generic(method, model, fB, e[redo], b[redo], True)
+        o2, r2 = _secular_grid_generic(method, model, fB[redo], e[redo], b[redo], True)
         better = r2 < rel[redo]
         out[redo[better]], rel[redo[better]] = o2[better], r2[better]
     if not error_bounds:
@@ -830,29 +832,31 @@ def _first_order_bound(method, model, fB, e, b, rho):
     from ..operators import secular_magnitude_kernel
     lam = model.spectrum_array()
     tau = float(np.sum(lam))
-    arr = SecularArrays(method, model.decoupled, lam, e, b, np.full(e.size, fB), tau)
-    mags = secular_magnitude_kernel(method, model.decoupled)(lam[None, :], e[:, None], b[:, None], fB, tau)
+    fB = np.broadcast_to(np.asarray(fB, dtype=float), e.shape)
+    arr = SecularArrays(method, model.decoupled, lam, e, b, np.array(fB), tau)
+    mags = secular_magnitude_kernel(method, model.decoupled)(lam[None, :], e[:, None], b[:, None], fB[:, None], tau)
     with np.errstate(all="ignore"):
         return arr.rel_error(rho, mags)
 
 
-def _secular_grid_generic(method, model, fB: float, e: np.ndarray, b: np.ndarray, error_bounds: bool = True):
+def _secular_grid_generic(method, model, fB, e: np.ndarray, b: np.ndarray, error_bounds: bool = True):
     """:func:`secular_grid` through :class:`SecularArrays` (coefficient arrays in z), in chunks of
     about 2^16 (point, eigenvalue) pairs (also the baseline of benchmarks/bench_rho_grid.py)."""
     from ..operators import secular_magnitude_kernel
     lam = model.spectrum_array()
     tau = float(np.sum(lam))
+    fB = np.broadcast_to(np.asarray(fB, dtype=float), e.shape)
     out, rel = np.empty(e.size), np.zeros(e.size)
     chunk = max(1, (1 << 16) // lam.size)
     mk = secular_magnitude_kernel(method, model.decoupled)
     for s in range(0, e.size, chunk):
         sl = slice(s, s + chunk)
-        arr = SecularArrays(method, model.decoupled, lam, e[sl], b[sl], np.full(e[sl].size, fB), tau)
+        arr = SecularArrays(method, model.decoupled, lam, e[sl], b[sl], np.array(fB[sl]), tau)
         rho, _, _, found = solve_grid(arr)
         out[sl] = rho
         if not error_bounds:
             continue
-        mags = mk(lam[None, :], e[sl][:, None], b[sl][:, None], fB, tau)
+        mags = mk(lam[None, :], e[sl][:, None], b[sl][:, None], fB[sl][:, None], tau)
         with np.errstate(all="ignore"):
             r = arr.rel_error(rho, mags)
         # no root above rho(D): rho = rho(D), which the bracket does not resolve (unless u = v = 0)

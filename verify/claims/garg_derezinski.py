@@ -63,9 +63,26 @@ class Measured:
 # the shared work: one task per tuned point and per rule search (verify.claims.shared), so that a
 # parallel run computes each once, over every core, for every claim that reads the panel
 # --------------------------------------------------------------------------------------------------
+def tune_points(method: str, name: str, batches: tuple) -> tuple:
+    """numerics.tuning.tune_many of ``method`` on panel instance ``name`` at ``batches`` (seed 0, default
+    grid): each point's own search, run side by side with the others (one shared task)."""
+    from ...numerics.tuning import tune_many
+    return tuple(tune_many(method, PANEL[name].model(), list(batches)))
+
+
+def _point_groups(name: str) -> tuple:
+    """The instance's batches dealt into two interleaved groups: two tasks per method, so that two
+    workers share every curve."""
+    bs = tuple(PANEL[name].batches)
+    return tuple(g for g in (bs[0::2], bs[1::2]) if g)
+
+
 def tune_point(method: str, name: str, batch) -> "TuneResult":  # noqa: F821
-    """numerics.tuning.tune of ``method`` on panel instance ``name`` at ``batch`` (seed 0, default grid):
-    the point tune_curve computes, each point being tuned independently."""
+    """The tuned point of ``method`` on panel instance ``name`` at ``batch``, from its group's
+    :func:`tune_points` (a batch off the panel: ``tune`` alone)."""
+    for g in _point_groups(name):
+        if batch in g:
+            return cached(tune_points, method, name, g)[g.index(batch)]
     from ...numerics.tuning import tune
     return tune(method, PANEL[name].model(), batch)
 
@@ -91,7 +108,8 @@ def panel_plan(name: str):
     """Shared-work plan of :func:`measure`: the tuned points (momentum ones costlier), then the rule searches
     at the tuned steps."""
     inst = PANEL[name]
-    yield [(tune_point, (m, name, B), 1 if m == "sgd" else 3) for m in METHODS for B in inst.batches]
+    yield [(tune_points, (m, name, g), len(g) * (1 if m == "sgd" else 3)) for m in METHODS
+           for g in _point_groups(name)]
     yield [(rule_search, (m, name, B, DEFAULT_RULES[m], _eta_max(m, name, B))) for m in MOMENTUM for B in inst.batches]
     measure(name)       # here, once: forked claim workers inherit it (and the symbolic K_det)
 
