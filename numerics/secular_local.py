@@ -158,9 +158,10 @@ class LocalSecular:
         vals = self.F(C, z, derivatives=True) if derivatives else (F, Fz)
         ok = self._verified(C, z, vals[0], vals[1])
         if not ok.all():
-            bad = ~ok
-            if not fallback:
-                z[bad] = np.inf
+            fallback = np.broadcast_to(np.asarray(fallback, dtype=bool), x.shape)
+            z[~ok & ~fallback] = np.inf
+            bad = ~ok & fallback
+            if not bad.any():
                 return z, ok, C, vals
             bb = None if batches is None else batches[bad]
             zf = self._fallback(x[bad], w[bad], bb)      # the engine's root: polish it onto ours
@@ -204,7 +205,8 @@ class LocalSecular:
     def rho_gradient(self, x, w, z0, fallback: bool = True, batches=None):
         """(rho, g, ok) at the points (x, w): :meth:`rho` from the warm starts ``z0`` and the gradient of
         :meth:`gradient` at the verified roots (``ok``; elsewhere g is nan), one kernel evaluation.
-        ``batches``: a batch size per point (default: the constructor's)."""
+        ``fallback``: one flag, or one per point; ``batches``: a batch size per point (default: the
+        constructor's)."""
         x, w = np.broadcast_arrays(np.atleast_1d(np.asarray(x, dtype=float)),
                                    np.atleast_1d(np.asarray(w, dtype=float)))
         if batches is not None:

@@ -222,24 +222,16 @@ class _Evaluator:
         return _split(out, reqs)
 
     def grad(self, reqs, batches) -> list:
-        """(rho, g, ok) for each request (one ``rho_gradient`` call per fallback setting)."""
+        """(rho, g, ok) for each request (one ``rho_gradient`` call; the fallback flag per point)."""
         if self._local is None:
             from .secular_local import LocalSecular
             self._local = LocalSecular(self.method, self.model, batches[0], momentum=self.momentum)
-        answers = [None] * len(reqs)
-        for fb in (True, False):
-            idx = [i for i, r in enumerate(reqs) if r.fallback is fb]
-            if not idx:
-                continue
-            sub = [reqs[i] for i in idx]
-            x, w, z0, B = _concat([(*np.broadcast_arrays(np.atleast_1d(np.asarray(r.x, dtype=float)),
-                                                           np.atleast_1d(np.asarray(r.w, dtype=float)),
-                                                           np.atleast_1d(np.asarray(r.z0, dtype=float))),
-                                    batches[i]) for i, r in zip(idx, sub)])
-            z, g, ok = self._local.rho_gradient(x, w, z0, fallback=fb, batches=B)
-            for i, zs, gs, oks in zip(idx, _split(z, sub), _split(g, sub), _split(ok, sub)):
-                answers[i] = (zs, gs, oks)
-        return answers
+        x, w, z0, fb, B = _concat([(np.atleast_1d(np.asarray(r.x, dtype=float)),
+                                    np.atleast_1d(np.asarray(r.w, dtype=float)),
+                                    np.atleast_1d(np.asarray(r.z0, dtype=float)), r.fallback, b)
+                                   for r, b in zip(reqs, batches)])
+        z, g, ok = self._local.rho_gradient(x, w, z0, fallback=fb.astype(bool), batches=B)
+        return list(zip(_split(z, reqs), _split(g, reqs), _split(ok, reqs)))
 
 
 def _size(r) -> int:
@@ -247,10 +239,11 @@ def _size(r) -> int:
 
 
 def _concat(parts):
-    """Concatenate per-request (x, w[, z0], batch) into flat arrays; the batch repeated per point."""
+    """Concatenate per-request arrays (broadcast together) into flat arrays; the last item of each part
+    (its batch size) repeated per point."""
     arrays = []
     for *arrs, b in parts:
-        arrs = np.broadcast_arrays(*arrs)
+        arrs = np.broadcast_arrays(*[np.asarray(a) for a in arrs])
         arrays.append([a.ravel() for a in arrs] + [np.full(arrs[0].size, b, dtype=object)])
     return [np.concatenate(col) for col in zip(*arrays)]
 
