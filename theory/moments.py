@@ -115,6 +115,8 @@ def secular_term(method: Method, noise: DecoupledNoise, fB=None) -> sp.Expr:
     D, u, v = decoupled_block(method, noise, fB=f)
     k = D.shape[0]
     Mz = symbols.z * sp.eye(k) - D
-    num = (v.T * Mz.adjugate() * u)[0, 0]
-    den = Mz.det()
+    # v^T adj(Mz) u = det(Mz + u v^T) - det(Mz) (the matrix determinant lemma): two division-free
+    # determinants instead of the k^2 minors of the adjugate (AggMo, k = 6: 17 s instead of 180 s)
+    den = Mz.det(method="berkowitz")
+    num = sp.expand((Mz + u * v.T).det(method="berkowitz") - den)
     return sp.factor(sp.cancel(num / den))
