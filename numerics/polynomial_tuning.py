@@ -109,12 +109,11 @@ class Tuned:
 
 
 def _global_start(method: str, spectrum: Spectrum, batch, momentum: bool):
-    """Best point of a (log eta, log(1 - beta)) grid, refined by Nelder-Mead, in double precision with
-    the numeric engine's vectorised secular solver (``numerics.rates.rho_grid``; batch rounded to an
-    integer: this is only a starting point for Newton)."""
-    from scipy.optimize import minimize
-
+    """A double-precision optimum to start Newton from: the better (by rho) of the best point of a
+    (log eta, log(1 - beta)) grid (``numerics.rates.rho_grid``, one vectorised call) and the optimum of
+    ``numerics.tuning.tune`` (batch rounded to an integer: this is only a starting point)."""
     from .rates import rho_grid
+    from .tuning import tune
     from ..theory.sampling import Gaussian
 
     lams = [float(v) for v in spectrum.expanded()]
@@ -125,16 +124,12 @@ def _global_start(method: str, spectrum: Spectrum, batch, momentum: bool):
     lg = np.linspace(math.log(1e-9), 0.0, 48) if momentum else np.array([0.0])
     E, G = np.meshgrid(np.exp(le), np.exp(lg), indexing="ij")
     R = rho_grid(method, model, Bi, E, 1 - G)
-    i, j = np.unravel_index(np.argmin(np.where(np.isfinite(R), R, np.inf)), R.shape)
-
-    def obj(p):
-        g = math.exp(min(p[1], 0.0)) if momentum else 1.0
-        r = float(rho_grid(method, model, Bi, np.array([math.exp(p[0])]), np.array([1 - g]))[0])
-        return r if np.isfinite(r) else 1e300
-
-    x0 = [le[i], lg[j]] if momentum else [le[i]]
-    res = minimize(obj, x0, method="Nelder-Mead", options=dict(xatol=1e-10, fatol=1e-17, maxiter=4000))
-    return math.exp(res.x[0]), (1 - math.exp(min(res.x[1], 0.0))) if momentum else 0.0
+    R = np.where(np.isfinite(R), R, np.inf)
+    i, j = np.unravel_index(np.argmin(R), R.shape)
+    t = tune(method, model, Bi)
+    if t.rho < R[i, j]:
+        return t.lr, (t.momentum if momentum else 0.0)
+    return float(E[i, j]), (1 - float(G[i, j])) if momentum else 0.0
 
 
 def damped_newton(f, J, x0, tol, maxsteps: int = 200) -> list:
