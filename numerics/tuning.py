@@ -914,8 +914,8 @@ def tune_many(method, model: SamplingModel, batches, *, seed: int = 0, grid: Tun
     calls are shared, so a curve of 12 batch sizes costs about as many calls as one point.
 
     >>> from momentum_verify.theory.sampling import Gaussian
-    >>> [round(r.lr, 6) for r in tune_many("sgd", Gaussian([1.0, 1.0]), [2, 6])]   # B / (B + d + 1)
-    [0.4, 0.666667]
+    >>> [round(r.lr, 4) for r in tune_many("sgd", Gaussian([1.0, 1.0]), [2, 6])]   # B / (B + d + 1)
+    [0.4, 0.6667]
     """
     m = as_method(method)
     batches = [model.check_batch(b) for b in batches]
