@@ -212,3 +212,23 @@ def test_unchecked_values_near_beta_one_rank_points_correctly():
     for e, b, r in zip(etas, betas, got):
         true = float(spectral_radius("nesterov", model, 1, float(e), float(b)).rho)
         assert abs(r - true) <= 1e-6 * true, (e, r, true)
+
+
+@pytest.mark.parametrize("method", ["sgd", "heavy-ball", "nesterov"])
+def test_coupled_dense_grid_agrees_with_spectral_radius(method):
+    """A coupled model on the dense route: the unchecked grid (batched vech eigenvalues) lies within the
+    digits spectral_radius states at every point, and check=True gives spectral_radius's own values
+    (plant: a grid off by 10x the stated tolerance is caught)."""
+    from momentum_verify.theory.sampling import Kaczmarz
+    rng = np.random.default_rng(7)
+    model = Kaczmarz(rng.standard_normal((9, 3)) * np.array([1.0, 0.5, 0.2]))
+    e = np.exp(rng.uniform(np.log(1e-3), np.log(1.5), 12))
+    b = rng.uniform(0, 0.99, 12) if method != "sgd" else np.zeros(12)
+    grid = rho_grid(method, model, 2, e, b)
+    checked = rho_grid(method, model, 2, e, b, check=True)
+    for k in range(e.size):
+        ref = spectral_radius(method, model, 2, float(e[k]), float(b[k]))
+        tol = 10.0 ** -ref.digits * float(ref.rho)
+        assert abs(grid[k] - float(ref.rho)) <= tol
+        assert checked[k] == float(ref.rho)
+        assert not abs(grid[k] * (1 + 10 * 10.0 ** -ref.digits) - float(ref.rho)) <= tol

@@ -33,6 +33,7 @@ Examples
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 
 import mpmath as mp
@@ -222,8 +223,11 @@ def rho_grid(method, model: SamplingModel, batch, lrs, momenta, *, check: bool =
     error bound allows fewer than ``GRID_DIGITS_MIN`` digits (near beta = 1, where the double grid can
     be wrong in the 6th digit) are recomputed by :func:`spectral_radius` (which escalates to arb there);
     without it (the tuner's search, which confirms its best points with :func:`spectral_radius`) the
-    values are the double solver's, unchecked. batch = inf: the closed-form deterministic rate; other
-    models loop over :func:`spectral_radius`. Diverging points get rho > 1.
+    values are the double solver's, unchecked. batch = inf: the closed-form deterministic rate; coupled
+    models on the dense route: unchecked, the batched vech eigenvalues of :mod:`numerics.dense_batch`
+    (the matrix of :func:`spectral_radius`'s dense route, eigenvalues without vectors), with
+    ``check=True`` a loop over :func:`spectral_radius`, as for the other models. Diverging points get
+    rho > 1.
 
     >>> from momentum_verify.theory.sampling import Gaussian
     >>> rho_grid("sgd", Gaussian([1.0, 1.0]), 2, [0.4, 0.8], 0.0).round(12)
@@ -241,6 +245,8 @@ def rho_grid(method, model: SamplingModel, batch, lrs, momenta, *, check: bool =
     fB = batch_factor_value(model, batch)
     if fB == 0.0:
         return deterministic_double(method, model.spectrum_array(), e, b)[0].reshape(shape)
+    if model.decoupled is None and not check and pick_route(model, batch, method=method) == "dense":
+        return _dense_batch(method, model, batch).rho(e, b).reshape(shape)
     if model.decoupled is None:              # lr = 0: nothing moves (rho = 1); momentum 1: not convergent
         out = [1.0 if ei == 0 else math.inf if bi >= 1 else float(spectral_radius(method, model, batch, ei, bi).rho)
                for ei, bi in zip(e, b)]
@@ -251,6 +257,22 @@ def rho_grid(method, model: SamplingModel, batch, lrs, momenta, *, check: bool =
         if e[k] > 0 and b[k] < 1:
             out[k] = float(spectral_radius(method, model, batch, e[k], b[k]).rho)
     return out.reshape(shape)
+
+
+def _dense_batch(method, model, batch):
+    """The batched dense evaluator of one (method, model, batch) (its noise map tabulated once; kept
+    for hashable arguments)."""
+    try:
+        return _dense_batch_cached(method, model, batch)
+    except TypeError:                        # unhashable (a model holding a plain array)
+        from ..dense_batch import DenseBatch
+        return DenseBatch(method, model, batch)
+
+
+@functools.lru_cache(maxsize=32)
+def _dense_batch_cached(method, model, batch):
+    from ..dense_batch import DenseBatch
+    return DenseBatch(method, model, batch)
 
 
 def rho_batches(method, model: SamplingModel, batches, lrs, momenta) -> np.ndarray:
