@@ -26,7 +26,6 @@ ratios, measured in the same run).
 from __future__ import annotations
 
 import argparse
-import math
 import os
 import sys
 
@@ -42,7 +41,7 @@ from momentum_verify.numerics.tuning import tune, tune_curve, tune_many  # noqa:
 from momentum_verify.theory.sampling import Gaussian  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from bench_tune import reference, timed  # noqa: E402  (the grid + Nelder-Mead reference, one copy)
+from bench_tune import compare, reference, timed  # noqa: E402  (the grid + Nelder-Mead reference, one copy)
 
 METHODS = ("sgd", "heavy-ball", "nesterov")
 
@@ -75,17 +74,7 @@ def part_36(args):
     rev = sum(v[2] for v in ref.values())
     print(f"reference (grid + Nelder-Mead): wall {rwall:.2f} s, CPU {rcpu:.2f} s, {rev} rho evaluations")
     print(f"ratio reference / tuner: wall {rwall / wall:.1f}x, CPU {rcpu / cpu:.1f}x (target >= 50x)")
-    worst = -math.inf
-    print(f"{'method':<11s} {'B':>5s} {'rho tuner':>16s} {'rho reference':>16s} {'(t - r)/(1 - r)':>16s}")
-    for p in points:
-        r = res[p]
-        lr, beta, _ = ref[p]
-        rr = float(spectral_radius(p[0], model, p[1], lr, beta).rho)
-        relv = (r.rho - rr) / (1 - rr) if rr < 1 else -math.inf
-        worst = max(worst, relv)
-        print(f"{p[0]:<11s} {str(p[1]):>5s} {r.rho:16.12f} {rr:16.12f} {relv:16.2e}")
-    print(f"worst (rho_tuner - rho_ref) / (1 - rho_ref): {worst:.2e} (<= 1e-6: same or better; rho to the "
-          f"digits spectral_radius states, >= 8)")
+    compare(model, points, res, ref)
     print(f"load average after: {os.getloadavg()}")
 
 

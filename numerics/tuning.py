@@ -95,7 +95,6 @@ class TuneGrid:
 
 
 DEFAULT_GRID = TuneGrid()
-DENSE_BATCH = True        # coupled small models: search with numerics.dense_batch (False: rho_grid, the old route)
 
 
 def _json_number(x):
@@ -177,49 +176,24 @@ class _Grad(NamedTuple):
 class _Evaluator:
     """Answers the searches' requests for one method and sampling model, at any batch sizes.
 
-    rho from ``rates.rho_batches`` (decoupled models: one secular solve for every batch size at once),
-    or, for a coupled model on the dense route, from the batched vech eigenvalues of
-    :mod:`numerics.dense_batch`; non-finite rho (overflowing divergence) is returned as +inf.
+    rho from ``rates.rho_batches`` (decoupled models: one secular solve for every batch size at once;
+    coupled models on the dense route: the batched vech eigenvalues of :mod:`numerics.dense_batch`);
+    non-finite rho (overflowing divergence) is returned as +inf.
     """
 
     def __init__(self, method, model):
         self.method, self.model = method, model
         self.momentum = method.uses_momentum
-        self._dense = {}
         self._local = None
-
-    def _beta(self, w):
-        return -np.expm1(w) if self.momentum else np.zeros_like(w)
-
-    def _dense_batch(self, batch):
-        """The batched dense evaluator where the rate engine would take the dense route for a coupled
-        model with noise; else None."""
-        if not DENSE_BATCH or self.model.decoupled is not None or batch_factor_value(self.model, batch) == 0.0:
-            return None
-        if batch not in self._dense:
-            ok = rates.pick_route(self.model, batch, method=self.method) == "dense"
-            from .dense_batch import DenseBatch
-            self._dense[batch] = DenseBatch(self.method, self.model, batch) if ok else None
-        return self._dense[batch]
 
     def rho(self, reqs, batches) -> list:
         """rho for each request (``batches``: the batch size of each request's search)."""
         x, w, B = _concat([(np.asarray(r.x, dtype=float), np.asarray(r.w, dtype=float),
                             r.batch if r.batch is not None else b) for r, b in zip(reqs, batches)])
-        out = np.empty(x.size)
+        beta = -np.expm1(w) if self.momentum else np.zeros_like(w)
         with np.errstate(all="ignore"):
-            rest = np.ones(x.size, dtype=bool)
-            for b in dict.fromkeys(B.tolist()):
-                dense = self._dense_batch(b)
-                if dense is not None:
-                    sel = np.flatnonzero(B == b)
-                    out[sel] = dense.rho(np.exp(x[sel]), self._beta(w[sel]))
-                    rest[sel] = False
-            if rest.any():
-                out[rest] = rates.rho_batches(self.method, self.model, B[rest], np.exp(x[rest]),
-                                              self._beta(w[rest]))
-        out = np.where(np.isfinite(out), out, np.inf)
-        return _split(out, reqs)
+            out = rates.rho_batches(self.method, self.model, B, np.exp(x), beta)
+        return _split(np.where(np.isfinite(out), out, np.inf), reqs)
 
     def grad(self, reqs, batches) -> list:
         """(rho, g, ok) for each request (one ``rho_gradient`` call; the fallback flag per point)."""
@@ -276,10 +250,10 @@ def _lockstep(ev: _Evaluator, searches, batches) -> tuple[list, list]:
         pending[i] = req
         counts[i] += _size(req)
 
+    kinds = {_Rho: ev.rho, _Grad: ev.grad}
     for i in range(n):
         advance(i, None)
     while pending:
-        kinds = {_Rho: ev.rho, _Grad: ev.grad}
         answers = {}
         for kind, call in kinds.items():
             idx = [i for i, r in pending.items() if isinstance(r, kind)]
