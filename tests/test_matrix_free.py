@@ -123,3 +123,17 @@ def test_crossed_bounds_widen_the_bracket(monkeypatch):
     r = mf.krylov_double("sgd", model, 2, 0.1, 0.0, check_T=False)
     assert r.digits <= 8 < good.digits and any("crossed" in n for n in r.notes)
     assert abs(float(r.rho) - float(good.rho)) <= 10.0 ** -r.digits * float(good.rho)
+
+
+def test_brackets_missing_by_rounding_give_their_union_not_an_error():
+    """heavy ball at a small step and high momentum (rho within 1.5e-8 of rho(K)): the brackets on Phi_z
+    and on T miss each other by rounding (the front door raised here before); the answer is their
+    union, with a note, and agrees with the dense route (an independent one) to its digits."""
+    model = FiniteSum(_rows(40, 12, 4))
+    lr, mom = 0.0008584943851263293, 0.9658651561343908
+    res = spectral_radius("heavy-ball", model, 4, lr, mom)
+    assert any("missed by rounding" in n for n in res.notes)
+    dense = spectral_radius("heavy-ball", model, 4, lr, mom, route="dense")
+    k = min(res.digits, dense.digits)
+    assert abs(float(res.rho) - float(dense.rho)) <= 10.0 ** -k
+
