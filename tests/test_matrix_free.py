@@ -136,4 +136,3 @@ def test_brackets_missing_by_rounding_give_their_union_not_an_error():
     dense = spectral_radius("heavy-ball", model, 4, lr, mom, route="dense")
     k = min(res.digits, dense.digits)
     assert abs(float(res.rho) - float(dense.rho)) <= 10.0 ** -k
-

@@ -386,13 +386,12 @@ def test_dense_batch_tuner_same_optimum_as_rho_grid(method, B, monkeypatch):
     grid = TuneGrid(n_beta=6, n_eta=6, ftol=1e-5)
     new = tune(method, model, B, grid=grid)
 
-    class Loop:
+    class Loop:                  # rho_grid's spectral_radius loop (the path check=True takes)
         def __init__(self, m, mo, b):
             self.args = (m, mo, b)
 
         def rho(self, e, b):
-            return np.array([1.0 if ei == 0 else math.inf if bi >= 1 else
-                             float(spectral_radius(*self.args, ei, bi).rho) for ei, bi in zip(e, b)])
+            return rates.rho_grid(*self.args, e, b, check=True)
 
     monkeypatch.setattr(rates, "_dense_batch", Loop)
     old = tune(method, model, B, grid=grid)
