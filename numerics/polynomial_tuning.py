@@ -26,15 +26,104 @@ z, eta, beta = symbols.z, symbols.eta, symbols.beta
 # --------------------------------------------------------------------------------------------------
 # evaluation at numeric parameters
 # --------------------------------------------------------------------------------------------------
+class PolyPartials:
+    """A polynomial in a few variables with exact (SymPy) coefficients, evaluated with all its partial
+    derivatives of order <= 2 in one pass, in mpmath at the working precision.
+
+    p(x) = sum_a c_a x^a; d^2 p / dx_i dx_j = sum_a c_a a_i (a_j - [i = j]) x^(a - e_i - e_j).
+
+    >>> x, y = sp.symbols("x y")
+    >>> P = PolyPartials(x**2 * y + 3 * y, (x, y))
+    >>> v = P(mp.mpf(2), mp.mpf(5))
+    >>> [int(v[k]) for k in ((), (0,), (1,), (0, 0), (0, 1), (1, 1))]
+    [35, 20, 7, 10, 4, 0]
+    """
+
+    def __init__(self, expr, gens):
+        terms = sp.Poly(expr, *gens).terms()
+        self.exponents = [a for a, _ in terms]
+        self.n = n = len(gens)
+        self.keys = [()] + [(i,) for i in range(n)] + [(i, j) for i in range(n) for j in range(i, n)]
+        # for each partial: (term index, integer factor, exponents of the differentiated monomial)
+        self._plan = {}
+        for key in self.keys:
+            rows = []
+            for t, a in enumerate(self.exponents):
+                e, f = list(a), 1
+                for i in key:
+                    f *= e[i]
+                    e[i] -= 1
+                if f:
+                    rows.append((t, f, tuple(e)))
+            self._plan[key] = rows
+        self._monomials = sorted({e for rows in self._plan.values() for _, _, e in rows})
+        self._deg = [max(a[i] for a in self.exponents) for i in range(n)]
+        self._coeffs = sp.lambdify((), [c for _, c in terms], "mpmath")   # constants: sqrt etc. at any prec
+        self._cache = {}
+
+    def coefficients(self) -> list:
+        """The coefficients at the working precision (cached per precision)."""
+        if mp.mp.prec not in self._cache:
+            c = [mp.mpf(v) for v in self._coeffs()]
+            self._cache[mp.mp.prec] = (c, {key: [f * c[t] for t, f, _ in rows] for key, rows in self._plan.items()})
+        return self._cache[mp.mp.prec][0]
+
+    def __call__(self, *x) -> dict:
+        """{(): p, (i,): dp/dx_i, (i, j): d^2p/dx_i dx_j (i <= j)} at x."""
+        self.coefficients()
+        scaled = self._cache[mp.mp.prec][1]
+        pw = []
+        for i in range(self.n):
+            row = [mp.mpf(1)]
+            for _ in range(self._deg[i]):
+                row.append(row[-1] * x[i])
+            pw.append(row)
+        mono = {}
+        for e in self._monomials:
+            m = pw[0][e[0]]
+            for i in range(1, self.n):
+                m = m * pw[i][e[i]]
+            mono[e] = m
+        return {key: mp.fdot(scaled[key], [mono[e] for _, _, e in rows]) for key, rows in self._plan.items()}
+
+
 @dataclass(frozen=True)
 class Kernels:
-    """Lambdified pieces of one rate polynomial with numeric spectrum and batch (free: z, eta, beta)."""
+    """One rate polynomial with numeric spectrum and batch, ready to evaluate (free: z, eta, beta)."""
 
-    coeffs_mp: object      # (eta, beta) -> list of coefficients of det(zI - T_k), highest first
-    system_mp: object      # (z, eta, beta) -> [Q, Q_eta(, Q_beta)]
-    jacobian_mp: object
+    full: PolyPartials        # det(zI - T_k) in (z, eta, beta)
+    secular: PolyPartials     # its secular factor Q in (z, eta(, beta))
+    degree: int               # degree of det(zI - T_k) in z
     momentum: bool
-    derivs_mp: object = None   # (z, eta, beta) -> (Q_z, Q_zz, grad_p Q, grad_p Q_z, Hess_p Q)
+
+    def coeffs_mp(self, e, b) -> list:
+        """Coefficients of det(zI - T_k) in z at (eta, beta) = (e, b), highest first."""
+        out = [mp.mpf(0)] * (self.degree + 1)
+        for (i, j, k), c in zip(self.full.exponents, self.full.coefficients()):
+            out[self.degree - i] += c * e ** j * b ** k
+        return out
+
+    def system_mp(self, *x) -> list:
+        """[Q, Q_eta(, Q_beta)] at x = (z, eta(, beta))."""
+        v = self.secular(*x)
+        return [v[()]] + [v[(i,)] for i in range(1, len(x))]
+
+    def jacobian_mp(self, *x) -> mp.matrix:
+        """The Jacobian of ``system_mp`` in (z, eta(, beta))."""
+        v = self.secular(*x)
+        n = len(x)
+        rows = [[v[(j,)] for j in range(n)]]
+        rows += [[v[tuple(sorted((i, j)))] for j in range(n)] for i in range(1, n)]
+        return mp.matrix(rows)
+
+    def derivs_mp(self, *x):
+        """(Q_z, Q_zz, grad_p Q, grad_p Q_z, Hess_p Q) at x (p = eta(, beta)): the implicit derivatives of
+        the root z(p) of Q follow from these."""
+        v = self.secular(*x)
+        n = len(x)
+        ps = range(1, n)
+        return (v[(0,)], v[(0, 0)], [v[(i,)] for i in ps], [v[(0, i)] for i in ps],
+                mp.matrix([[v[tuple(sorted((i, j)))] for j in ps] for i in ps]))
 
 
 def kernels(method: str, spectrum: Spectrum, batch) -> Kernels:
@@ -45,32 +134,28 @@ def kernels(method: str, spectrum: Spectrum, batch) -> Kernels:
 @lru_cache(maxsize=64)
 def _kernels(method: str, spectrum: Spectrum, batch) -> Kernels:
     rp = rate_polynomial(method, spectrum, batch)
-    coeffs = rp.coefficients()
     momentum = rp.full.has(beta)
     params = (eta, beta) if momentum else (eta,)
-    Q = sp.expand(rp.secular)
-    eqs = [Q] + [sp.diff(Q, p) for p in params]
-    unknowns = (z,) + params
-    J = sp.Matrix(eqs).jacobian(unknowns)
-    Qz = sp.diff(Q, z)
-    pieces = [Qz, sp.diff(Qz, z), sp.Matrix([sp.diff(Q, p) for p in params]),
-              sp.Matrix([sp.diff(Qz, p) for p in params]), sp.hessian(Q, params)]
-    return Kernels(sp.lambdify((eta, beta), coeffs, "mpmath"),
-                   sp.lambdify(unknowns, eqs, "mpmath"), sp.lambdify(unknowns, J, "mpmath"), momentum,
-                   sp.lambdify(unknowns, pieces, "mpmath"))
+    full = PolyPartials(sp.expand(rp.full), (z, eta, beta))
+    return Kernels(full, PolyPartials(sp.expand(rp.secular), (z,) + params), rp.degree, momentum)
 
 
 def top_root_mp(coeffs) -> mp.mpf:
     """rho = max |root| of a polynomial (coefficients highest first) at the working precision.
 
-    Roots at 0 (the z^(2k) factor of SGD) are divided out first; if the iteration does not converge
-    (clustered roots), the eigenvalues of the companion matrix are used instead.
+    Roots at 0 (the z^(2k) factor of SGD) are divided out first. The roots are isolated by python-flint
+    (acb_poly.roots: rigorous balls, refined below the working precision); where that fails (repeated
+    or tightly clustered roots), mpmath's polyroots, then the eigenvalues of the companion matrix.
     """
     c = list(coeffs)
     while len(c) > 1 and c[-1] == 0:
         c.pop()
     if len(c) == 1:
         return mp.mpf(0)
+    try:
+        return _top_root_flint(c)
+    except ValueError:
+        pass
     try:
         roots = mp.polyroots(c, maxsteps=200, extraprec=2 * mp.mp.prec)
     except mp.libmp.libhyper.NoConvergence:
@@ -82,6 +167,23 @@ def top_root_mp(coeffs) -> mp.mpf:
             C[i, i - 1] = 1
         roots = mp.eig(C, left=False, right=False)
     return max(abs(r) for r in roots)
+
+
+def _top_root_flint(c) -> mp.mpf:
+    """max |root| by flint: the mpf coefficients enter exactly, the balls are refined to 2^-(prec + 10)
+    relative to the largest root; raises ValueError where flint cannot isolate the roots."""
+    import flint
+
+    prec = mp.mp.prec
+    with flint.ctx.workprec(prec + 20):
+        def arb(x):
+            s, man, e, _ = mp.mpf(x)._mpf_
+            return flint.arb(-man if s else man) * flint.arb(2) ** e if man else flint.arb(0)
+        P = flint.acb_poly([flint.acb(arb(x)) for x in reversed(c)])
+        roots = P.roots(tol=flint.arb(2) ** -(prec + 10), maxprec=8 * prec + 200)
+        top = max((abs(r) for r in roots), key=lambda a: a.mid())
+        m, e = top.mid().man_exp()
+        return mp.mpf((int(m), int(e)))
 
 
 def rho_mp(method: str, spectrum: Spectrum, batch, lr, momentum, dps: int = 40) -> mp.mpf:
@@ -133,7 +235,12 @@ def _global_start(method: str, spectrum: Spectrum, batch, momentum: bool):
 
 
 def damped_newton(f, J, x0, tol, maxsteps: int = 200) -> list:
-    """Newton's method with backtracking on the Newton step norm (affine invariant), mpmath."""
+    """Newton's method with backtracking on the Newton step norm (affine invariant), mpmath.
+
+    Stops when the step is below ``tol`` (relative), or when it is below sqrt(tol) and a full step no
+    longer shrinks it: the iteration has reached the rounding floor of the working precision (an
+    ill-conditioned Jacobian puts that floor above ``tol``; backtracking there only costs evaluations).
+    """
     x = mp.matrix(x0)
 
     def step(x):
@@ -142,6 +249,7 @@ def damped_newton(f, J, x0, tol, maxsteps: int = 200) -> list:
     dx = step(x)
     for _ in range(maxsteps):
         t = mp.mpf(1)
+        near = mp.norm(dx) <= mp.sqrt(tol) * max(1, mp.norm(x))
         while True:
             xn = x - t * dx
             try:
@@ -150,6 +258,8 @@ def damped_newton(f, J, x0, tol, maxsteps: int = 200) -> list:
                 dxn = None
             if dxn is not None and mp.norm(dxn) < (1 - t / 4) * mp.norm(dx) or t < mp.mpf(2) ** -30:
                 break
+            if near:
+                return [x[i] for i in range(len(x0))]
             t /= 2
         x, dx = xn, (dxn if dxn is not None else dx)
         if mp.norm(dx) <= tol * max(1, mp.norm(x)):
@@ -161,16 +271,21 @@ def damped_newton(f, J, x0, tol, maxsteps: int = 200) -> list:
 def _descend(k: Kernels, p: list, tol, maxsteps: int = 200) -> list:
     """Minimise the top root z(eta, beta) by Newton steps with implicit derivatives
     (grad z = -grad Q / Q_z, Hess z from Q's second derivatives) and backtracking on z itself, so every
-    accepted point is a genuine decrease of rho (no jumping to another branch of Q = 0)."""
+    accepted point is a genuine decrease of rho (no jumping to another branch of Q = 0). An unstable
+    start is first moved into the stable region by halving eta."""
     def zof(q):
         if q[0] <= 0 or (k.momentum and not 0 <= q[1] < 1):
             return mp.inf
         return top_root_mp(k.coeffs_mp(q[0], q[1] if k.momentum else 0))
 
     z = zof(p)
+    for _ in range(60):       # an unstable start (an extrapolated one overshoots): halve eta until rho < 1
+        if z < 1:
+            break
+        p = [p[0] / 2] + p[1:]
+        z = zof(p)
     for _ in range(maxsteps):
-        args = [z] + p + ([] if k.momentum else [])
-        Qz, Qzz, gQ, gQz, HQ = k.derivs_mp(*args)
+        Qz, Qzz, gQ, gQz, HQ = k.derivs_mp(z, *p)
         gz = -mp.matrix(gQ) / Qz
         n = len(p)
         H = mp.matrix(n, n)
