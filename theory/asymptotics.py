@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import sympy as sp
+from sympy.polys.rings import ring
 
 from . import symbols
 from .stochastic import Spectrum, rate_polynomial, m as m_sym
@@ -87,9 +88,38 @@ def _tidy(expr: sp.Expr) -> sp.Expr:
 
 
 def _coefficients(Q: sp.Expr, ansatz: dict, t: sp.Symbol) -> dict:
-    """{power: coefficient} of Q after eps = t^2 and the ansatz (a polynomial in t)."""
-    expr = sp.expand(sp.expand(Q).subs(eps, t**2).subs(ansatz, simultaneous=True))
-    return {p: c for (p,), c in sp.Poly(expr, t).terms()}
+    """{power: coefficient} of Q after eps = t^2 and the ansatz (a polynomial in t).
+
+    The substitution is done in SymPy's sparse polynomial ring over Q(parameters) (here Q(B, m)):
+    expanding the substituted expression instead took about a minute for heavy ball.
+    """
+    subs = {**ansatz, eps: t**2}
+    keys = list(subs)
+    Q = sp.expand(Q)
+    params = sorted(Q.free_symbols - set(keys), key=str)
+    unknowns = sorted(set().union(*(sp.sympify(v).free_symbols for v in subs.values())) - set(params), key=str)
+    K = sp.QQ.frac_field(*params)
+    R, *_ = ring(unknowns, K)
+    P = sp.Poly(Q, *keys, domain=K)
+    vals = [R.from_expr(sp.sympify(subs[k])) for k in keys]
+    powers = []
+    for a, v in zip(P.degree_list(), vals):
+        row = [R.one]
+        for _ in range(a):
+            row.append(row[-1] * v)
+        powers.append(row)
+    total = R.zero
+    for mono, c in P.as_dict(native=True).items():
+        term = R.ground_new(c)
+        for i, a in enumerate(mono):
+            term *= powers[i][a]
+        total += term
+    it = unknowns.index(t)
+    out: dict = {}
+    for mono, c in total.terms():
+        rest = sp.Mul(*[s**a for j, (s, a) in enumerate(zip(unknowns, mono)) if j != it])
+        out[mono[it]] = out.get(mono[it], 0) + K.to_sympy(c) * rest
+    return out
 
 
 @lru_cache(maxsize=None)
