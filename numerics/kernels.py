@@ -44,7 +44,8 @@ FAMILIES = {
     "decoupled": "(lambda, eta, beta, f_B, tau) -> D, u, v entries (operators.decoupled_kernel)",
     "secular_grid": "Horner-in-lambda plans of the double secular route "
                     "(operators.secular_grid_kernel, operators.secular_magnitude_kernel)",
-    "pair_response": "(z, lambda_i, lambda_j, eta, beta) -> psi (operators.pair_response_kernel: matrix-free)",
+    "pair_response": "(z, lambda_i, lambda_j, eta, beta) -> psi and its rounding factor kappa "
+                     "(operators.pair_response_kernel, operators.pair_response_error_kernel: matrix-free)",
     "secular_tuning": "the tuner's kernel (secular_tuning_kernel)",
 }
 #: the families keyed by method alone (the others by method and noise)
@@ -326,7 +327,8 @@ def family_data(family: str, method, noise=None):
         mags = {k: _fn_split(v, args) for k, v in op.secular_magnitude_plans(method, noise).items()}
         return {"grid": g, "magnitude": mags}
     if family == "pair_response":
-        return {"psi": Fn(op.pair_response(method), op.pair_response_args())}
+        return {"psi": Fn(op.pair_response(method), op.pair_response_args()),
+                "kappa": Fn(op.pair_response_error(method), op.pair_response_args())}
     raise KeyError(family)
 
 

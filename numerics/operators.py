@@ -483,6 +483,33 @@ def pair_response_kernel(method: Method):
     return sp.lambdify(pair_response_args(), pair_response(method), "numpy")
 
 
+@lru_cache(maxsize=None)
+def pair_response_error(method: Method) -> sp.Expr:
+    """kappa(z, lambda_i, lambda_j, eta, beta) with |fl(psi) - psi| <= kappa eps |psi| to first order
+    for psi evaluated as :func:`pair_response` prints (a product of powers of expanded sums): the sum
+    over factors B^k of |k| (terms + degree) A / |B|, A the sum of B's monomials' absolute values, plus
+    one unit per factor. Near a pole of psi its denominator cancels and kappa grows like 1/|B|."""
+    kappa = sp.Integer(0)
+    for f in sp.Mul.make_args(pair_response(method)):
+        base, k = f.as_base_exp()
+        kappa += abs(k)
+        if isinstance(base, sp.Add):
+            terms = sp.Add.make_args(sp.expand(base))
+            deg = max(sp.Poly(t, *sorted(t.free_symbols, key=str)).total_degree() if t.free_symbols else 0
+                      for t in terms)
+            kappa += abs(k) * (len(terms) + deg) * _abs_expanded(base) / sp.Abs(base)
+    return kappa
+
+
+@lru_cache(maxsize=None)
+def pair_response_error_kernel(method: Method):
+    """(z, lambda_i, lambda_j, eta, beta) -> kappa of :func:`pair_response_error` (numpy, broadcasting)."""
+    shipped = kernels.shipped("pair_response", method)
+    if shipped is not None:
+        return shipped["kappa"]
+    return sp.lambdify(pair_response_args(), pair_response_error(method), "numpy")
+
+
 def pair_response_args() -> tuple:
     """(z, lambda_i, lambda_j, eta, beta): the arguments of :func:`pair_response_kernel`."""
     return (symbols.z,) + tuple(_lam_ij()) + (symbols.eta, symbols.beta)

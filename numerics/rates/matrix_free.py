@@ -29,7 +29,8 @@ import numpy as np
 
 from .deterministic import deterministic_double, deterministic_result
 from .result import EPS, RateResult, digits_from_rel
-from ..operators import SecondMomentOperator, as_method, batch_factor_value, pair_response_kernel
+from ..operators import (SecondMomentOperator, as_method, batch_factor_value, method_arrays,
+                         pair_response_error_kernel, pair_response_kernel)
 
 
 def sym_packing(m: int):
@@ -347,6 +348,9 @@ class KrylovReduction:
         self.lam, self.fB = self.cov.lam, batch_factor_value(model, batch)
         self.e, self.b = e, b
         self.psi = pair_response_kernel(self.method)
+        self.kappa = pair_response_error_kernel(self.method)
+        self.triple = method_arrays(self.method, e, b)
+        self.arb_entries = 0                # entries of Psi evaluated in interval arithmetic (accurate_psi)
         self.rho_K = float(deterministic_double(self.method, self.lam, np.array([e]), np.array([b]))[0][0])
         self.iterations = 0
 
@@ -453,19 +457,143 @@ class KrylovReduction:
         self.basis = (Vs, Ws)
         return z, y_next / np.linalg.norm(y_next)
 
+    def accurate_psi(self, z, P, tol=None):
+        """(Psi, E) with |Psi(z) - Psi| <= E entrywise (first order): E = kappa eps |Psi| from the
+        printed fraction; entries with E > ``tol`` (an array; default 1e-13 |Psi|: near a pole of Psi,
+        where the expanded denominator cancels) solved again from the Stein equation
+        (:meth:`stein_psi`), and those whose bound is still above ``tol`` in arb interval arithmetic
+        at 80 + log2(kappa) bits (E: the radius, plus eps |Psi| for the rounding to double). (P, None)
+        where kappa is not finite (z on a pole)."""
+        lam = self.lam
+        with np.errstate(all="ignore"):
+            kappa = self.kappa(z, lam[:, None], lam[None, :], self.e, self.b)
+        if not np.all(np.isfinite(kappa)):
+            return P, None
+        tol = 1e-13 * np.abs(P) if tol is None else tol
+        E = EPS * kappa * np.abs(P)
+        rows, cols = np.nonzero(E > tol)
+        if rows.size == 0:
+            return P, E
+        P, E = P.copy(), E.copy()
+        v, ev = self.stein_psi(z, rows, cols)
+        better = ev < E[rows, cols]
+        P[rows[better], cols[better]], E[rows[better], cols[better]] = v[better], ev[better]
+        rows, cols = np.nonzero(E > tol)
+        if rows.size:                 # python-flint's arb: an enclosure (value, radius), about 15 us an entry
+            import flint
+            prec = flint.ctx.prec
+            flint.ctx.prec = 80 + int(math.log2(float(kappa[rows, cols].max())))
+            try:
+                zm, em, bm, fm = (flint.arb(float(v)) for v in (z, self.e, self.b, self.fB))
+                lm = {k: flint.arb(float(lam[k])) for k in set(rows.tolist()) | set(cols.tolist())}
+                for i, j in zip(rows.tolist(), cols.tolist()):
+                    v = fm * self.psi(zm, lm[i], lm[j], em, bm)
+                    P[i, j] = float(v.mid())
+                    E[i, j] = float(v.rad()) + EPS * abs(P[i, j]) if v.is_finite() else math.inf
+            finally:
+                flint.ctx.prec = prec
+            self.arb_entries += rows.size
+        return P, E
+
+    def stein_psi(self, z, rows, cols):
+        """(Psi, E) at the entries (rows, cols): f_B (c ⊗ c)^T x with G x = b ⊗ b, G = z I - M_i ⊗ M_j (the
+        definition of psi; M = A + lambda b c^T), G formed in long double, solved in double and
+        refined twice on long-double residuals r; E = f_B |c ⊗ c|^T |G^-1| (|r| + g (|z| I + |M_i| ⊗
+        |M_j|) |x| + g |b ⊗ b|) + eps |Psi|, g = (s^2 + 4) eps_ld (forming G and r): about eps |Psi|
+        + eps_ld |z| / (z - pole) (eps_ld = 2^-63 on x86-64; where long double is double, this is
+        only the a posteriori bound of the double solve)."""
+        ld = np.longdouble
+        A, bv, cv = self.triple
+        s = A.shape[0]
+        li, lj = self.lam[rows].astype(ld), self.lam[cols].astype(ld)
+        bc = np.outer(bv, cv).astype(ld)
+        Mi, Mj = A.astype(ld) + li[:, None, None] * bc, A.astype(ld) + lj[:, None, None] * bc
+        n = rows.size
+        K = np.einsum("nab,ncd->nacbd", Mi, Mj).reshape(n, s * s, s * s)
+        G = ld(z) * np.eye(s * s, dtype=ld) - K
+        rhs = np.kron(bv, bv).astype(ld)
+        with np.errstate(all="ignore"):
+            try:
+                Gi = np.linalg.inv(G.astype(float))
+            except np.linalg.LinAlgError:
+                return np.zeros(n), np.full(n, np.inf)
+            x = (Gi @ rhs.astype(float)).astype(ld)
+            for _ in range(3):
+                r = rhs - np.einsum("nab,nb->na", G, x)
+                if _ == 2:
+                    break
+                x = x + (Gi @ r.astype(float)[..., None])[..., 0]
+            g = (s * s + 4) * float(np.finfo(ld).eps)
+            aK = np.abs(K.astype(float))
+            ax = np.abs(x.astype(float))
+            w = (np.abs(r.astype(float)) + g * (abs(z) * ax + np.einsum("nab,nb->na", aK, ax))
+                 + g * np.abs(rhs.astype(float)))
+            ex = np.einsum("nab,nb->na", np.abs(Gi), w)
+            cc = np.kron(cv, cv)
+            v = self.fB * (x @ cc.astype(ld)).astype(float)
+            e = 2 * self.fB * (ex @ np.abs(cc)) + EPS * np.abs(v)
+        e = np.where(np.isfinite(e), e, np.inf)
+        return v, e
+
+    def eigenvalue_shift(self, z, Y) -> float:
+        """First-order bound on how far rho(T) moves under an error delta = 4 sqrt(d + n) eps max |lambda|
+        of each of H's eigenvalues (H summed from n rows, then ``eigh``): sum_k |dz/dlambda_k| delta,
+        with dz/dlambda_k = -(<d_k Psi o W, W> + <Psi o W, d_k C0(Y)>) / <d_z Psi o W, W>, W = C0(Y) (C0
+        is self-adjoint, so W is the left Perron vector of Phi_z), Psi's derivatives by complex steps.
+        The pole and the root move together, so this is far smaller than Psi's own change near a pole."""
+        lam = self.lam
+        delta = 4 * math.sqrt(lam.size + self.cov.n) * EPS * float(np.max(np.abs(lam)))
+        W = self.cov(Y)
+        W2 = W * W
+        h = 1e-30
+        with np.errstate(all="ignore"):
+            dz = float(np.sum(self.Psi(z + 1j * h).imag * W2)) / h
+            up = lam + 1j * h
+            drow = self.psi(z, up[:, None], lam[None, :], self.e, self.b).imag
+            dcol = self.psi(z, lam[:, None], up[None, :], self.e, self.b).imag
+            dk = self.fB * (np.sum(drow * W2, axis=1) + np.sum(dcol * W2, axis=0)) / h
+            t = self.Psi(z) * W * Y                 # C0's own -Lambda Y Lambda term: <Psi o W, d_k C0(Y)>
+            dk -= t @ lam + lam @ t
+        shift = 2 * delta * float(np.sum(np.abs(dk))) / abs(dz)
+        return shift if math.isfinite(shift) else math.inf
+
     def cw_functions(self, Y):
         """ext(z) = (lo(z), hi(z), err_lo, err_hi): the extreme eigenvalues of Y^-1/2 Phi_z(Y) Y^-1/2
         (Y > 0) and first-order bounds on their rounding, |u|^T E_F |u| + |lambda| |u|^T E_Y |u| for the
         Y-normalised eigenvector u, with E_F the entrywise error of F = Phi_z(Y) (covariance: its
-        rounding bound; Psi: 64 eps |Psi|, theory's factored fraction) and E_Y = 2 (d + 2) eps
-        |L| |L|^T (Cholesky's backward error; the triangular solves' is of the same form)."""
+        rounding bound; Psi: below) and E_Y = 2 (d + 2) eps |L| |L|^T (Cholesky's backward error; the
+        triangular solves' is of the same form).
+
+        Psi's own error is kappa eps |Psi| (theory's factored fraction as printed: kappa from
+        :func:`~momentum_verify.numerics.operators.pair_response_error_kernel`, large near a pole
+        of Psi where the expanded denominator cancels); entries whose bound exceeds 1e-13 of F's
+        scale sqrt(Y_ii Y_jj) are evaluated again more accurately (:meth:`accurate_psi`). The
+        first-order bound at the computed eigenvector fails when the eigenvalues of Y^-1/2 F Y^-1/2
+        cluster (Y near the Perron vector: all near 1), so each side takes min(W, first-order + 2 W^2 /
+        gap) with W >= ||L^-1 E L^-T||_2 (Weyl), the Collatz-Wielandt upper bound of the nonnegative
+        |L^-1| E |L^-1|^T at a few power iterates. H's eigenvalues' own error is not in these bounds
+        (:meth:`eigenvalue_shift` adds it to the bracket)."""
         import scipy.linalg as sla
         CY = self.cov(Y)
         ECY = self.cov.rounding_bound(Y)
+        aCY = np.abs(CY)
         Lc = np.linalg.cholesky(Y)
         aL = np.abs(Lc)
         EY = 2 * (self.lam.size + 2) * EPS * (aL @ aL.T) + EPS * np.abs(Y)
+        aLi = np.abs(sla.solve_triangular(Lc, np.eye(Lc.shape[0]), lower=True))
+        dY = np.sqrt(np.abs(np.diag(Y)))
+        with np.errstate(all="ignore"):      # Psi's accuracy asked for: 1e-13 of F's scale sqrt(Y_ii Y_jj)
+            tol = 1e-13 * np.outer(dY, dY) / aCY
         cache = {}
+
+        def weyl(E):
+            """An upper bound on the Perron root of |L^-1| E |L^-1|^T (E >= 0, symmetric)."""
+            v, best = np.ones(E.shape[0]), math.inf
+            for _ in range(4):
+                w = aLi @ (E @ (aLi.T @ v))
+                best = min(best, float(np.max(w / v)))
+                v = w / np.max(w) + 1e-3
+            return best
 
         def ext(z):
             if z not in cache:
@@ -473,14 +601,22 @@ class KrylovReduction:
                 if not self._psi_ok(P):
                     cache[z] = (math.nan, math.nan, math.inf, math.inf)
                     return cache[z]
+                P, EP = self.accurate_psi(z, P, tol)
+                if EP is None:
+                    cache[z] = (math.nan, math.nan, math.inf, math.inf)
+                    return cache[z]
                 F = P * CY
-                EF = np.abs(P) * ECY + 64 * EPS * np.abs(P) * np.abs(CY) + EPS * np.abs(F)
+                EF = np.abs(P) * ECY + EP * aCY + EPS * np.abs(F)
                 Z = sla.solve_triangular(Lc, sla.solve_triangular(Lc, F, lower=True).T, lower=True)
                 e, V = np.linalg.eigh((Z + Z.T) / 2)
                 errs = []
-                for k in (0, -1):
+                for k, nb in ((0, 1), (-1, -2)):
                     u = np.abs(sla.solve_triangular(Lc.T, V[:, k], lower=False))
-                    errs.append(2 * float(u @ EF @ u + abs(e[k]) * (u @ EY @ u)) + 4 * self.lam.size * EPS * abs(e[k]))
+                    first = 2 * float(u @ EF @ u + abs(e[k]) * (u @ EY @ u))
+                    W = 2 * weyl(EF + abs(e[k]) * EY)
+                    gap = abs(e[k] - e[nb]) if e.size > 1 else math.inf
+                    bound = min(W, first + 2 * W * W / gap) if gap > 4 * W else W
+                    errs.append(bound + 4 * self.lam.size * EPS * abs(e[k]))
                 cache[z] = (float(e[0]), float(e[-1]), errs[0], errs[1])
             return cache[z]
         return ext
@@ -547,7 +683,8 @@ class KrylovReduction:
                     b, delta = r, max(delta, e[3])
                 if (b - a) / b <= target:
                     break
-        return a, b, delta
+        shift = self.eigenvalue_shift(z, Y)
+        return a - shift, b + shift, delta
 
 
 T_CHECK_MAX = 256        # s d up to which the Krylov bracket is also checked by Collatz-Wielandt bounds on T
