@@ -184,6 +184,7 @@ def secular_tuning_exprs(method, noise) -> dict:
     """
     import sympy as sp
     from ..theory import symbols
+    from ..theory.formulas import charpoly
     from ..theory.moments import decoupled_block, secular_term
     from .operators import F_B, as_method
 
@@ -195,7 +196,7 @@ def secular_tuning_exprs(method, noise) -> dict:
     dcoef = [sp.cancel(c / lc) for c in P.all_coeffs()][1:]
     ncoef = [sp.cancel(c / lc) for c in sp.Poly(sp.expand(num), z).all_coeffs()] if num != 0 else [sp.Integer(0)]
     D, _, _ = decoupled_block(method, noise, fB=F_B)
-    C = sp.Poly(sp.expand((z * sp.eye(D.shape[0]) - D).det()), z)
+    C = sp.Poly(charpoly(D), z)
     ccoef = [sp.cancel(c / C.LC()) for c in C.all_coeffs()][1:]
     out = {"den": dcoef, "num": ncoef, "char": ccoef}
     for p, tag in ((symbols.eta, "eta"), (symbols.beta, "beta")):

@@ -266,6 +266,12 @@ def _row_runner(f):
     return lambda *vals: f(*vals)[..., 0, :]
 
 
+def _charpoly(M):
+    """det(z I - M) (theory.formulas.charpoly; imported here, on the SymPy paths only)."""
+    from ..theory.formulas import charpoly
+    return charpoly(M)
+
+
 def _monic_coefficients(poly_expr, lead=None):
     """Coefficients in z (highest first) of a polynomial, divided by ``lead`` (default its own LC)."""
     P = sp.Poly(sp.expand(poly_expr), symbols.z)
@@ -287,14 +293,14 @@ def secular_poly_kernel(method: Method, noise: DecoupledNoise, module: str = "nu
 def block_charpoly_kernel(method: Method, noise: DecoupledNoise, module: str = "numpy"):
     """(lambda, eta, beta, f_B, tau) -> coefficients of det(z I - D(lambda)) (monic, highest first)."""
     D, _, _ = decoupled_exprs(method, noise)
-    coef, _ = _monic_coefficients((symbols.z * sp.eye(D.shape[0]) - D).det())
+    coef, _ = _monic_coefficients(_charpoly(D))
     return _coefficient_kernel(coef, _args(), module)
 
 
 def first_moment_charpoly_exprs(method: Method) -> list:
     """Coefficients of det(z I - (A + lambda b c^T)) in z (monic, highest first), in lambda, eta, beta."""
     M = method.block(symbols.lam)
-    return _monic_coefficients((symbols.z * sp.eye(M.shape[0]) - M).det())[0]
+    return _monic_coefficients(_charpoly(M))[0]
 
 
 @lru_cache(maxsize=None)
@@ -392,7 +398,7 @@ def secular_grid_exprs(method: Method, noise: DecoupledNoise) -> dict:
     num, den = _secular_fraction(method, noise)
     dcoef, lc = _monic_coefficients(den)
     D, _, _ = decoupled_exprs(method, noise)
-    ccoef, _ = _monic_coefficients((symbols.z * sp.eye(D.shape[0]) - D).det())
+    ccoef, _ = _monic_coefficients(_charpoly(D))
     same = len(dcoef) == len(ccoef) and all(sp.simplify(a - b) == 0 for a, b in zip(dcoef, ccoef))
     out = {"den": dcoef[1:], "char": None if same else ccoef[1:], "w": None, "h": None, "num": None}
     fac = _weight_factors(method, noise)
@@ -527,7 +533,7 @@ def secular_lambda_kernel(method: Method, noise: DecoupledNoise, module: str = "
     num, den = _secular_fraction(method, noise)
     dcoef, lc = _monic_coefficients(den)
     D, _, _ = decoupled_exprs(method, noise)
-    ccoef, _ = _monic_coefficients((symbols.z * sp.eye(D.shape[0]) - D).det())
+    ccoef, _ = _monic_coefficients(_charpoly(D))
     same = len(dcoef) == len(ccoef) and all(sp.simplify(a - b) == 0 for a, b in zip(dcoef, ccoef))
     fac = _weight_factors(method, noise)
     parts = {"den": dcoef[1:], "char": None if same else ccoef[1:]}

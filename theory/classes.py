@@ -22,6 +22,7 @@ import sympy as sp
 
 from . import symbols
 from .errors import InputError
+from .formulas import charpoly
 from .methods import Method
 from .moments import decoupled_block, secular_term
 from .sampling import DecoupledNoise
@@ -84,7 +85,7 @@ def lambda_polynomials(method: Method, noise: DecoupledNoise) -> dict:
     if lc.has(lam):
         raise ValueError("phi's denominator has a leading coefficient in z that depends on lambda")
     D, _, _ = decoupled_block(method, noise, fB=F_B)
-    char = sp.expand((z * sp.eye(D.shape[0]) - D).det())
+    char = charpoly(D)
     q = sp.Poly(char, z).degree()
     taylor = [sp.expand(sp.diff(char, z, k) / sp.factorial(k)) for k in range(q + 1)]
     out = {"num": _lam_coeffs(sp.expand(num.subs(tau_sub))), "den": _lam_coeffs(sp.expand(den.subs(tau_sub))),

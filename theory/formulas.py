@@ -19,15 +19,32 @@ eta, beta, lam, z = symbols.eta, symbols.beta, symbols.lam, symbols.z
 mu, L, kappa = symbols.mu, symbols.L, symbols.kappa
 
 
+def charpoly(M: sp.Matrix, var=z) -> sp.Expr:
+    """det(var I - M), expanded: the characteristic polynomial of a square matrix M.
+
+    Computed in M's polynomial domain (SymPy's ``DomainMatrix.charpoly``, division-free Berkowitz)
+    instead of ``Matrix.det``, whose simplifying elimination took 78 s for a 6 x 6 second-moment block
+    of a three-state method (0.09 s here, the same expression).
+
+    >>> charpoly(sp.Matrix([[z, 1], [0, 2]]), sp.Symbol("x"))
+    x**2 - x*z - 2*x + 2*z
+    """
+    from sympy.polys.matrices import DomainMatrix
+    dM = DomainMatrix.from_Matrix(sp.Matrix(M))
+    cs = dM.charpoly()
+    n = len(cs) - 1
+    return sp.expand(sp.Add(*[dM.domain.to_sympy(c) * var ** (n - k) for k, c in enumerate(cs)]))
+
+
 def first_moment_charpoly(method: Method, lam=lam) -> sp.Expr:
     """det(z I - (A + lambda b c^T)), expanded in z."""
-    return sp.collect(sp.expand((z * sp.eye(method.s) - method.block(lam)).det()), z)
+    return sp.collect(charpoly(method.block(lam)), z)
 
 
 def second_moment_charpoly(method: Method, noise: DecoupledNoise = GAUSSIAN_NOISE, batch=symbols.B) -> sp.Expr:
     """det(z I - D(lambda)) of the decoupled per-eigenvalue second-moment block, expanded in z."""
     D, _, _ = decoupled_block(method, noise, batch)
-    return sp.collect(sp.expand((z * sp.eye(D.shape[0]) - D).det()), z)
+    return sp.collect(charpoly(D), z)
 
 
 @dataclass(frozen=True)
