@@ -58,7 +58,25 @@ def warm_up():
     return True
 
 
+SUMMARY_S: list = []     # seconds of each sweep's final summary.json + curves.png (once per sweep)
+
+
+def _timed_summary(fn):
+    def wrapped(*args, **kwargs):
+        t0 = time.perf_counter()
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            SUMMARY_S.append(time.perf_counter() - t0)
+    return wrapped
+
+
+sweep.write_summary = _timed_summary(sweep.write_summary)
+
+
 def timed_sweep(spec, text, workers: int, root: Path):
+    """(wall of the points, start-up, worker CPU, machinery per point, rows, seconds of the final summary):
+    the wall excludes the once-per-sweep summary.json + curves.png, printed apart."""
     from distributed import Client
     t0 = time.perf_counter()
     cluster = sweep.start_local_cluster(workers)
@@ -70,8 +88,10 @@ def timed_sweep(spec, text, workers: int, root: Path):
         out = root / f"w{workers}"
         cpu0 = sum(client.run(time.process_time).values())
         t0 = time.perf_counter()
+        SUMMARY_S.clear()
         res = sweep.run_sweep(spec, text, out, client=client)
-        wall = time.perf_counter() - t0
+        summary = sum(SUMMARY_S)
+        wall = time.perf_counter() - t0 - summary
         cpu = sum(client.run(time.process_time).values()) - cpu0
         (root / "noop.toml").write_text(NOOP_SPEC)
         nspec, ntext = sweep.load_spec(root / "noop.toml")
@@ -82,7 +102,7 @@ def timed_sweep(spec, text, workers: int, root: Path):
         client.close()
         cluster.close()
     assert res.computed == res.total and res.failed == 0, res
-    return wall, start, cpu, machinery, sweep.read_results(out / "results.csv")
+    return wall, start, cpu, machinery, sweep.read_results(out / "results.csv"), summary
 
 
 def main(argv=None):
@@ -109,12 +129,12 @@ def main(argv=None):
         c_serial = time.process_time() - c0
         print(f"serial in-process : {t_serial:8.2f} s  ({t_serial / n:.3f} s/point; CPU {c_serial:.2f} s)")
 
-        t1, s1, c1, m1, rows1 = timed_sweep(spec, text, 1, root)
+        t1, s1, c1, m1, rows1, f1 = timed_sweep(spec, text, 1, root)
         print(f"sweep, 1 worker   : {t1:8.2f} s  ({t1 / n:.3f} s/point; worker CPU {c1:.2f} s; "
-              f"cluster start + warm-up {s1:.1f} s)")
-        t2, s2, c2, m2, rows2 = timed_sweep(spec, text, 2, root)
+              f"cluster start + warm-up {s1:.1f} s; final summary + figure {f1:.2f} s)")
+        t2, s2, c2, m2, rows2, f2 = timed_sweep(spec, text, 2, root)
         print(f"sweep, 2 workers  : {t2:8.2f} s  ({t2 / n:.3f} s/point; worker CPU {c2:.2f} s = {c2 / t2:.2f} "
-              f"cores busy on average; cluster start + warm-up {s2:.1f} s)")
+              f"cores busy on average; cluster start + warm-up {s2:.1f} s; final summary + figure {f2:.2f} s)")
 
         same = rows1 == rows2 == [{k: r[k] for k in sweep.COLUMNS} for r in serial]
         overhead = t1 / t_serial - 1
