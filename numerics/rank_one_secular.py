@@ -1,0 +1,286 @@
+"""The tuner's evaluator for symmetric rank-one models (finite sums, kaczmarz): a symmetric eigenproblem.
+
+With components G_i = x_i y_i^T symmetric (x_i parallel to y_i), the covariance map in H's eigenbasis is
+C0 = G - Lambda2 on packed symmetric matrices (orthonormal vech, MATH.md §4): G = F F^T with column i of F
+equal to sqrt(p_i) vech(x_i y_i^T), and Lambda2 = diag(lambda_i lambda_j). The reduced operator
+Phi_z = f_B diag(psi(z)) C0 (matrix_free's Psi(z) o C_B) then gives, for z > rho(K),
+
+    det(I - Phi_z) = det(E) det(I - S(z)),  E = I + f_B diag(psi) Lambda2,  S(z) = F^T diag(q(z)) F,
+    q = f_B psi / (1 + f_B psi lambda_i lambda_j),
+
+and S(z) is symmetric. Where E > 0 on (rho(T), inf), S(z) -> 0 as z -> inf and det(I - Phi_z) != 0 above
+rho(T), so rho(T) is the largest z with lambda_max(S(z)) = 1 (or rho(K) when lambda_max(S(rho(K)+)) <= 1:
+q stays finite at the pole, q -> 1 / (lambda_i lambda_j)). Ritz values of a symmetric matrix are lower
+bounds of lambda_max, so a subspace never proposes a root of another mode; a nonlinear Rayleigh-Ritz
+iteration (the projected root in z, then the residual added to the subspace) converges to the top one.
+The gradient of the root is exact from the Ritz vector (Hellmann-Feynman):
+d lambda_max = u^T F^T diag(dq) F u, so rho_p = -theta_p / theta_z.
+
+It is for a search only (no error bound). Not yet wired into numerics.tuning: a tune of load_digits with it
+ran over 600 s at one batch size, not yet understood (first suspect: points that fail its check fall back
+to the rate engine, 1-7 s each); see benchmarks/README.md.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .operators import as_method, batch_factor_value, pair_response_kernel
+from .rates.deterministic import deterministic_double
+from .rates.matrix_free import sym_packing
+
+EPS = float(np.finfo(float).eps)
+FACTOR_BYTES = 1 << 28        # F (vech size x min(n, vech size) doubles) is built up to about 256 MiB
+POLE = 1e-13                  # z = rho(K) (1 + POLE) stands for rho(K)+
+RES_TOL = 1e-9                # residual of the Ritz pair (lambda_max error ~ residual^2 / gap)
+MAX_DIM = 40                  # subspace dimension per point (warm-start basis included)
+WARM = 12                     # Ritz vectors kept as the next call's starting basis
+
+
+def symmetric_components(model):
+    """(p, X, Y) of ``model``'s rank-one components if every G_i = x_i y_i^T is symmetric, else None."""
+    arrays = getattr(model, "component_arrays", None)
+    if arrays is None or model.name == "coordinate":
+        return None
+    p, X, Y = arrays(np)
+    if X is not Y:
+        xy = np.einsum("ij,ij->i", X, Y)
+        if np.any(np.abs(xy * xy - np.sum(X * X, 1) * np.sum(Y * Y, 1)) > 1e-12 * np.sum(X * X, 1) * np.sum(Y * Y, 1)):
+            return None
+    return p, X, Y
+
+
+def applies(method, model, batch=None) -> bool:
+    """True for a model with symmetric rank-one components whose factor F fits in FACTOR_BYTES."""
+    if symmetric_components(model) is None:
+        return False
+    d, n = model.d, len(model.component_arrays(np)[0])
+    N = d * (d + 1) // 2
+    return N * min(n, N) * 8 <= FACTOR_BYTES
+
+
+class RankOneSecular:
+    """rho and its gradient in (x, w) = (ln eta, ln(1 - beta)) for a symmetric rank-one model, one batch
+    size per point.
+
+    >>> import numpy as np
+    >>> from momentum_verify.theory.sampling import FiniteSum
+    >>> from momentum_verify.numerics import rates
+    >>> A = np.random.default_rng(1).standard_normal((12, 3))
+    >>> ev = RankOneSecular("heavy-ball", FiniteSum(A))
+    >>> z, ok = ev.rho(np.log([0.05]), np.log([0.5]), [2])
+    >>> r = rates.spectral_radius("heavy-ball", FiniteSum(A), 2, 0.05, 0.5)
+    >>> bool(ok[0]), bool(abs(z[0] - r.rho) < 1e-10)
+    (True, True)
+    """
+
+    def __init__(self, method, model):
+        self.method, self.model = as_method(method), model
+        self.momentum = self.method.uses_momentum
+        p, X, Y = symmetric_components(model)
+        H = model.hessian_array(np)
+        lam, Q = np.linalg.eigh((H + H.T) / 2)
+        Rx, Ry = X @ Q, (X if Y is X else Y) @ Q
+        iu, sc = sym_packing(lam.size)
+        V = (Rx[:, iu[0]] * Ry[:, iu[1]]) * (sc * np.sqrt(p)[:, None])     # n x N: G = V^T V
+        if V.shape[0] <= V.shape[1]:
+            self.F = np.ascontiguousarray(V.T)
+        else:                                     # more rows than pairs: a square factor of G
+            w, U = np.linalg.eigh(V.T @ V)
+            keep = w > max(w[-1], 0) * w.size * EPS
+            self.F = np.ascontiguousarray(U[:, keep] * np.sqrt(w[keep]))
+        self.lam = lam
+        self.li, self.lj = lam[iu[0]], lam[iu[1]]
+        self.L2 = self.li * self.lj
+        self.psi = pair_response_kernel(self.method)
+        self.warm = None                          # orthonormal columns: the last Ritz vectors
+        self.evaluations = 0
+
+    # -- q(z) and its derivatives ------------------------------------------------------------------
+    def _q(self, z, e, b, fB):
+        """q (G, N) and E = 1 + f_B psi lambda_i lambda_j at z (G,), points (e, b, fB) (G,)."""
+        with np.errstate(all="ignore"):
+            P = self.psi(z[:, None], self.li, self.lj, e[:, None], b[:, None])
+            E = 1 + fB[:, None] * P * self.L2
+            return fB[:, None] * P / E, E
+
+    def _dq(self, z, e, b, fB, which: int):
+        """dq/d(z, eta or beta) (G, N) by complex step on theory's psi."""
+        args = [z[:, None], e[:, None], b[:, None]]
+        h = 1e-30 * np.maximum(np.abs(args[which]), 1e-300)
+        args[which] = args[which] + 1j * h
+        with np.errstate(all="ignore"):
+            P = self.psi(args[0], self.li, self.lj, args[1], args[2])
+            E = 1 + fB[:, None] * P.real * self.L2
+            return fB[:, None] * (P.imag / h) / (E * E)
+
+    # -- the nonlinear Rayleigh-Ritz iteration ------------------------------------------------------
+    def _projected_root(self, P, z, zlo, e, b, fB, rK):
+        """Per point the z with lambda_max(P^T diag(q(z)) P) = 1 above rho(K) (safeguarded Newton from
+        z), or rho(K)+ if it stays below 1 there; returns (z, theta, y, q)."""
+        G = z.size
+        zlo = zlo.copy()
+        zhi = np.full(G, np.inf)
+        act = np.ones(G, dtype=bool)
+        theta = np.empty(G)
+        Y = np.empty((G, P.shape[2]))
+        Qz = np.empty((G, P.shape[1]))
+        for _ in range(80):
+            idx = np.flatnonzero(act)
+            if not idx.size:
+                break
+            q, _ = self._q(z[idx], e[idx], b[idx], fB[idx])
+            Pi = P[idx]
+            A = np.matmul(Pi.transpose(0, 2, 1), q[:, :, None] * Pi)
+            A = (A + A.transpose(0, 2, 1)) / 2
+            bad = ~np.all(np.isfinite(A), axis=(1, 2))
+            A[bad] = 0
+            w, U = np.linalg.eigh(A)
+            th, y = w[:, -1], U[:, :, -1]
+            th[bad] = np.nan
+            theta[idx], Y[idx], Qz[idx] = th, y, q
+            up = th > 1                                # below the root
+            zlo[idx] = np.where(up, np.maximum(zlo[idx], z[idx]), zlo[idx])
+            zhi[idx] = np.where(th <= 1, np.minimum(zhi[idx], z[idx]), zhi[idx])
+            dq = self._dq(z[idx], e[idx], b[idx], fB[idx], 0)
+            Py = np.einsum("gnk,gk->gn", Pi, y)
+            dth = np.sum(dq * Py * Py, axis=1)
+            with np.errstate(all="ignore"):
+                zn = z[idx] - (th - 1) / dth
+            lo, hi = zlo[idx], zhi[idx]
+            okn = np.isfinite(zn) & (dth < 0) & (zn > lo) & (zn < hi)
+            # bisection inside the bracket; above every point tried while none is above the root
+            fallback = np.where(np.isfinite(hi), (lo + hi) / 2, rK[idx] + 2 * (z[idx] - rK[idx]))
+            zn = np.where(okn, zn, fallback)
+            at_pole = hi <= rK[idx] * (1 + POLE)
+            zn = np.where(at_pole, rK[idx] * (1 + POLE), zn)
+            done = at_pole | (np.abs(zn - z[idx]) <= 4 * EPS * np.abs(zn)) | (zn > 1e6)
+            z[idx] = zn
+            act[idx[done]] = False
+        # the Ritz pair at the final z
+        q, _ = self._q(z, e, b, fB)
+        A = np.matmul(P.transpose(0, 2, 1), q[:, :, None] * P)
+        A = (A + A.transpose(0, 2, 1)) / 2
+        A[~np.all(np.isfinite(A), axis=(1, 2))] = 0
+        w, U = np.linalg.eigh(A)
+        y = U[:, :, -1]
+        Py = np.einsum("gnk,gk->gn", P, y)
+        dth = np.sum(self._dq(z, e, b, fB, 0) * Py * Py, axis=1)
+        return z, w[:, -1], y, q, dth
+
+    def solve(self, e, b, fB, z0=None):
+        """(z, ok, y-data) for points (e, b, fB) (arrays): the root, its check, and (P, y, q) for the
+        gradient. ``z0``: warm starts (default 1)."""
+        G = e.size
+        rK = deterministic_double(self.method, self.lam, e, b)[0]
+        z = np.maximum(np.ones(G) if z0 is None else np.asarray(z0, dtype=float).copy(), rK * (1 + 1e-6))
+        z = np.where(np.isfinite(z), z, 1.0)
+        F = self.F
+        N, r = F.shape
+        if self.warm is not None:
+            W0 = self.warm
+        else:                                      # a cold start: F^T q(z) F 1 / sqrt(r)
+            q, _ = self._q(z, e, b, fB)
+            v = F.T @ (q * (F @ np.full(r, 1 / math.sqrt(r)))[None, :]).T   # r x G
+            W0 = None
+        if W0 is not None:
+            k0 = W0.shape[1]
+            W = np.repeat(W0[None], G, axis=0)
+            P = np.repeat((F @ W0)[None], G, axis=0)
+        else:
+            k0 = 0
+            W = np.empty((G, r, 0))
+            P = np.empty((G, N, 0))
+            V = v.T
+        zlo = rK.copy()
+        res = np.full(G, np.inf)
+        theta = np.full(G, np.nan)
+        y = None
+        act = np.ones(G, dtype=bool)
+        for it in range(MAX_DIM):
+            if it > 0 or W0 is None:
+                # add the new directions (orthogonalised twice) to the active points' subspaces
+                Wn = np.zeros((G, r))
+                if it == 0:
+                    Wn = V
+                else:
+                    Wn[act] = Rv[act]
+                for _ in range(2):
+                    Wn -= np.einsum("grk,gk->gr", W, np.einsum("grk,gr->gk", W, Wn))
+                nrm = np.linalg.norm(Wn, axis=1)
+                with np.errstate(all="ignore"):
+                    Wn = Wn / nrm[:, None]
+                Wn[~act | ~(nrm > 0)] = 0
+                W = np.concatenate([W, Wn[:, :, None]], axis=2)
+                P = np.concatenate([P, (F @ Wn.T).T[:, :, None]], axis=2)
+            z, theta, y, q, dth = self._projected_root(P, z, zlo, e, b, fB, rK)
+            Py = np.einsum("gnk,gk->gn", P, y)
+            U = np.einsum("grk,gk->gr", W, y)
+            Rv = (F.T @ (q * Py).T).T - theta[:, None] * U
+            res = np.linalg.norm(Rv, axis=1)
+            act = ~(res <= RES_TOL * np.maximum(theta, 1e-300)) & np.isfinite(res)
+            if not act.any():
+                break
+        self.evaluations += G
+        q, E = self._q(z, e, b, fB)
+        ok = (res <= RES_TOL * np.maximum(theta, 1e-300)) & np.all(E > 0, axis=1) & np.isfinite(z)
+        at_pole = z <= rK * (1 + POLE)
+        with np.errstate(all="ignore"):   # theta = 1 to the resolution of z (theta_z ~ 1 / (z - rho(K)))
+            tol = 1e-10 + 64 * EPS * np.abs(z * dth)
+        ok &= at_pole & (theta <= 1 + tol) | ~at_pole & (np.abs(theta - 1) <= tol)
+        z = np.where(at_pole, rK, z)
+        self._keep(W, y, ok)
+        return z, ok, (P, y, rK)
+
+    def _keep(self, W, y, ok):
+        """The next call's starting basis: up to WARM Ritz vectors of this call's verified points."""
+        idx = np.flatnonzero(ok)
+        if not idx.size:
+            return
+        idx = idx[np.linspace(0, idx.size - 1, min(WARM, idx.size)).astype(int)]
+        U = np.einsum("grk,gk->rg", W[idx], y[idx])
+        if self.warm is not None:
+            U = np.concatenate([U, self.warm], axis=1)[:, :WARM]
+        Qm, Rm = np.linalg.qr(U)
+        keep = np.abs(np.diag(Rm)) > 1e-8 * np.max(np.abs(np.diag(Rm)))
+        self.warm = Qm[:, keep]
+
+    # -- the tuner's interface ------------------------------------------------------------------------
+    def _params(self, x, w, batches):
+        e = np.exp(np.asarray(x, dtype=float))
+        b = -np.expm1(np.asarray(w, dtype=float)) if self.momentum else np.zeros_like(e)
+        fB = np.array([batch_factor_value(self.model, B) for B in batches], dtype=float)
+        return e, b, fB
+
+    def rho(self, x, w, batches, z0=None):
+        """(rho, ok) at the points (x, w) with a batch size each (B = inf: rho(K))."""
+        x, w = np.broadcast_arrays(np.atleast_1d(np.asarray(x, dtype=float)),
+                                   np.atleast_1d(np.asarray(w, dtype=float)))
+        e, b, fB = self._params(x, w, batches)
+        z = np.empty(x.size)
+        ok = np.ones(x.size, dtype=bool)
+        det = fB == 0
+        if det.any():
+            z[det] = deterministic_double(self.method, self.lam, e[det], b[det])[0]
+        if (~det).any():
+            s = ~det
+            z[s], ok[s], _ = self.solve(e[s], b[s], fB[s], None if z0 is None else np.asarray(z0)[s])
+        return z, ok
+
+    def rho_gradient(self, x, w, z0, batches):
+        """(rho, g (G, 2), ok) at the points (x, w): the root and dz/d(x, w) = -theta_p / theta_z p'."""
+        x, w = np.broadcast_arrays(np.atleast_1d(np.asarray(x, dtype=float)),
+                                   np.atleast_1d(np.asarray(w, dtype=float)))
+        e, b, fB = self._params(x, w, batches)
+        z, ok, (P, y, rK) = self.solve(e, b, fB, z0)
+        Py = np.einsum("gnk,gk->gn", P, y)
+        zz = np.where(z > rK, z, rK * (1 + POLE))
+        th = [np.sum(self._dq(zz, e, b, fB, k) * Py * Py, axis=1) for k in (0, 1, 2)]
+        with np.errstate(all="ignore"):
+            gx = -th[1] / th[0] * e
+            gw = th[2] / th[0] * (1 - b) if self.momentum else np.zeros_like(gx)
+        g = np.stack([gx, gw], axis=-1)
+        ok = ok & (z > rK) & (th[0] < 0) & np.all(np.isfinite(g), axis=-1)
+        g[~ok] = np.nan
+        return z, g, ok
