@@ -118,14 +118,11 @@ class RankOneSecular:
     # -- the nonlinear Rayleigh-Ritz iteration ------------------------------------------------------
     def _projected_root(self, P, z, zlo, e, b, fB, rK):
         """Per point the z with lambda_max(P^T diag(q(z)) P) = 1 above rho(K) (safeguarded Newton from
-        z), or rho(K)+ if it stays below 1 there; returns (z, theta, y, q)."""
+        z), or rho(K)+ if it stays below 1 there; returns (z, theta, y, q, d theta / dz) there."""
         G = z.size
         zlo = zlo.copy()
         zhi = np.full(G, np.inf)
         act = np.ones(G, dtype=bool)
-        theta = np.empty(G)
-        Y = np.empty((G, P.shape[2]))
-        Qz = np.empty((G, P.shape[1]))
         for _ in range(80):
             idx = np.flatnonzero(act)
             if not idx.size:
@@ -139,7 +136,6 @@ class RankOneSecular:
             w, U = np.linalg.eigh(A)
             th, y = w[:, -1], U[:, :, -1]
             th[bad] = np.nan
-            theta[idx], Y[idx], Qz[idx] = th, y, q
             up = th > 1                                # below the root
             zlo[idx] = np.where(up, np.maximum(zlo[idx], z[idx]), zlo[idx])
             zhi[idx] = np.where(th <= 1, np.minimum(zhi[idx], z[idx]), zhi[idx])
@@ -170,8 +166,8 @@ class RankOneSecular:
         return z, w[:, -1], y, q, dth
 
     def solve(self, e, b, fB, z0=None):
-        """(z, ok, y-data) for points (e, b, fB) (arrays): the root, its check, and (P, y, q) for the
-        gradient. ``z0``: warm starts (default 1)."""
+        """(z, ok, (P, y, rho(K))) for points (e, b, fB) (arrays): the root, its check, and what the
+        gradient needs. ``z0``: warm starts (default 1)."""
         G = e.size
         rK = deterministic_double(self.method, self.lam, e, b)[0]
         z = np.maximum(np.ones(G) if z0 is None else np.asarray(z0, dtype=float).copy(), rK * (1 + 1e-6))
