@@ -41,7 +41,7 @@ WARM = 12                     # Ritz vectors kept as the next call's starting ba
 def symmetric_components(model):
     """(p, X, Y) of ``model``'s rank-one components if every G_i = x_i y_i^T is symmetric, else None."""
     arrays = getattr(model, "component_arrays", None)
-    if arrays is None or model.name == "coordinate":
+    if arrays is None:
         return None
     p, X, Y = arrays(np)
     if X is not Y:
@@ -51,12 +51,12 @@ def symmetric_components(model):
     return p, X, Y
 
 
-def applies(method, model, batch=None) -> bool:
+def applies(model) -> bool:
     """True for a model with symmetric rank-one components whose factor F fits in FACTOR_BYTES."""
-    if symmetric_components(model) is None:
+    comps = symmetric_components(model)
+    if comps is None:
         return False
-    d, n = model.d, len(model.component_arrays(np)[0])
-    N = d * (d + 1) // 2
+    n, N = comps[0].size, model.d * (model.d + 1) // 2
     return N * min(n, N) * 8 <= FACTOR_BYTES
 
 
@@ -197,11 +197,7 @@ class RankOneSecular:
         for it in range(MAX_DIM):
             if it > 0 or W0 is None:
                 # add the new directions (orthogonalised twice) to the active points' subspaces
-                Wn = np.zeros((G, r))
-                if it == 0:
-                    Wn = V
-                else:
-                    Wn[act] = Rv[act]
+                Wn = np.where(act[:, None], V if it == 0 else Rv, 0.0)
                 for _ in range(2):
                     Wn -= np.einsum("grk,gk->gr", W, np.einsum("grk,gr->gk", W, Wn))
                 nrm = np.linalg.norm(Wn, axis=1)

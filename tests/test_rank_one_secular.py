@@ -63,5 +63,5 @@ def test_a_planted_wrong_root_is_not_verified():
 
 def test_only_symmetric_rank_one_models():
     A = _rows(1)
-    assert applies("sgd", FiniteSum(A)) and applies("sgd", Kaczmarz(A))
-    assert not applies("sgd", Coordinate(A.T @ A / len(A)))
+    assert applies(FiniteSum(A)) and applies(Kaczmarz(A))
+    assert not applies(Coordinate(A.T @ A / len(A)))
