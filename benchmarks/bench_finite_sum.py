@@ -5,10 +5,14 @@ Times, stated digits and memory peaks (tracemalloc: numpy's allocations included
 1. load_digits (scikit-learn if installed, else a seeded synthetic stand-in of the same shape,
    1797 x 61, standardised): heavy ball at B = 32 by the Krylov route (new) and by the nonlinear power
    iteration it replaces (old, ``resolvent_double``), in the same process; randomized Kaczmarz;
-2. a finite sum with n = 20,000 seeded Gaussian rows, d = 500: one heavy-ball rate (model
+2. with ``--curve``: the tuned K(B) curve of sgd and heavy ball on load_digits, B = 1, 2, ..., 1024
+   (numerics.tuning.tune_curve: the search on numerics.rank_one_secular, then one certified rate per
+   point), the certified rates timed apart; the ratio printed is the whole curve against those rates
+   alone (the search's overhead over the certification it cannot skip);
+3. a finite sum with n = 20,000 seeded Gaussian rows, d = 500: one heavy-ball rate (model
    construction timed separately).
 
-Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_finite_sum.py [--quick] [--no-old]``. The numbers
+Run: ``OPENBLAS_NUM_THREADS=1 python benchmarks/bench_finite_sum.py [--quick] [--no-old] [--curve]``. The numbers
 in benchmarks/README.md were measured on the shared 2-core machine under load (``uptime`` printed).
 """
 from __future__ import annotations
@@ -47,10 +51,38 @@ def timed(f, *a, **k):
     return out, dt, peak / 2**20
 
 
+def curve(model):
+    """The tuned sgd and heavy-ball K(B) curve, the certified rate at each optimum timed apart."""
+    from momentum_verify.numerics import tuning
+    from momentum_verify.numerics.rates import spectral_radius
+    certify = []
+
+    def timed_rate(*a, **k):
+        t = time.perf_counter()
+        out = spectral_radius(*a, **k)
+        certify.append(time.perf_counter() - t)
+        return out
+
+    batches = [2 ** k for k in range(11)]
+    tuning.rates.spectral_radius, keep = timed_rate, tuning.rates.spectral_radius
+    try:
+        c, dt, mem = timed(tuning.tune_curve, ["heavy-ball"], model, batches)
+    finally:
+        tuning.rates.spectral_radius = keep
+    print(f"\n  tuned K(B) curve, sgd and heavy ball, B = 1..1024 (11 points each): {dt:.1f} s, peak {mem:.0f} MiB;"
+          f" the {len(certify)} certified rates {sum(certify):.1f} s; ratio curve / certified rates "
+          f"{dt / sum(certify):.2f}")
+    for m, rows in c.results.items():
+        for r in rows:
+            print(f"    {m:10s} B={r.batch:<5d} lr={r.lr:.5g} momentum={r.momentum:.5g} rho={r.rho:.{max(r.rho_digits, 1)}g} "
+                  f"({r.rho_digits} digits) K={r.K:.{max(r.K_digits, 1)}g} ({r.K_digits} digits)")
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="skip the n = 20,000 x 500 case")
     ap.add_argument("--no-old", action="store_true", help="skip the old route (tens of seconds a call)")
+    ap.add_argument("--curve", action="store_true", help="also the tuned K(B) curve, B = 1..1024 (minutes)")
     args = ap.parse_args(argv)
     print("uptime:", subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip())
     print("OPENBLAS_NUM_THREADS =", os.environ.get("OPENBLAS_NUM_THREADS", "unset"))
@@ -83,6 +115,9 @@ def main(argv=None):
     r, dt, mem = timed(spectral_radius, "heavy-ball", kz, 8, 1.0, 0.3)
     print(f"  kaczmarz heavy-ball (lr 1, B 8, momentum 0.3): rho = {fmt(r)} ({r.digits} digits), "
           f"{dt:.2f} s, peak {mem:.1f} MiB")
+
+    if args.curve:
+        curve(model)
 
     if not args.quick:
         n, d = 20_000, 500

@@ -16,9 +16,13 @@ iteration (the projected root in z, then the residual added to the subspace) con
 The gradient of the root is exact from the Ritz vector (Hellmann-Feynman):
 d lambda_max = u^T F^T diag(dq) F u, so rho_p = -theta_p / theta_z.
 
-It is for a search only (no error bound). Not yet wired into numerics.tuning: a tune of load_digits with it
-ran over 600 s at one batch size, not yet understood (first suspect: points that fail its check fall back
-to the rate engine, 1-7 s each); see benchmarks/README.md.
+Near a pole of psi (a root squeezed against rho(K): small steps, an isolated small eigenvalue) psi's
+expanded denominator cancels and its relative error is kappa eps (numerics.operators'
+pair_response_error_kernel), up to 1e-5 at a root 1e-9 above rho(K); q is formed as
+f_B / (1 / psi + f_B lambda_i lambda_j), finite at the pole, and the theta = 1 check allows that rounding.
+
+It is for a search only (no error bound): numerics.tuning uses it for models on the matrix-free route,
+and recomputes the rate at the optimum with the rate engine.
 """
 from __future__ import annotations
 
@@ -26,7 +30,7 @@ import math
 
 import numpy as np
 
-from .operators import as_method, batch_factor_value, pair_response_kernel
+from .operators import as_method, batch_factor_value, pair_response_error_kernel, pair_response_kernel
 from .rates.deterministic import deterministic_double
 from .rates.matrix_free import sym_packing
 
@@ -94,6 +98,7 @@ class RankOneSecular:
         self.li, self.lj = lam[iu[0]], lam[iu[1]]
         self.L2 = self.li * self.lj
         self.psi = pair_response_kernel(self.method)
+        self.kappa = pair_response_error_kernel(self.method)
         self.warm = None                          # orthonormal columns: the last Ritz vectors
         self.evaluations = 0
 
@@ -103,7 +108,7 @@ class RankOneSecular:
         with np.errstate(all="ignore"):
             P = self.psi(z[:, None], self.li, self.lj, e[:, None], b[:, None])
             E = 1 + fB[:, None] * P * self.L2
-            return fB[:, None] * P / E, E
+            return fB[:, None] / (1 / P + fB[:, None] * self.L2), E
 
     def _dq(self, z, e, b, fB, which: int):
         """dq/d(z, eta or beta) (G, N) by complex step on theory's psi."""
@@ -111,9 +116,9 @@ class RankOneSecular:
         h = 1e-30 * np.maximum(np.abs(args[which]), 1e-300)
         args[which] = args[which] + 1j * h
         with np.errstate(all="ignore"):
-            P = self.psi(args[0], self.li, self.lj, args[1], args[2])
-            E = 1 + fB[:, None] * P.real * self.L2
-            return fB[:, None] * (P.imag / h) / (E * E)
+            R = 1 / self.psi(args[0], self.li, self.lj, args[1], args[2])
+            D = R.real + fB[:, None] * self.L2
+            return -fB[:, None] * (R.imag / h) / (D * D)
 
     # -- the nonlinear Rayleigh-Ritz iteration ------------------------------------------------------
     def _projected_root(self, P, z, zlo, e, b, fB, rK):
@@ -123,7 +128,7 @@ class RankOneSecular:
         zlo = zlo.copy()
         zhi = np.full(G, np.inf)
         act = np.ones(G, dtype=bool)
-        for _ in range(80):
+        for it in range(80):
             idx = np.flatnonzero(act)
             if not idx.size:
                 break
@@ -145,13 +150,15 @@ class RankOneSecular:
             with np.errstate(all="ignore"):
                 zn = z[idx] - (th - 1) / dth
             lo, hi = zlo[idx], zhi[idx]
-            okn = np.isfinite(zn) & (dth < 0) & (zn > lo) & (zn < hi)
+            # Newton for 20 steps; then bisection only (near a pole psi's rounding makes theta noisy)
+            okn = np.isfinite(zn) & (dth < 0) & (zn >= lo) & (zn <= hi) & (it < 20)
+            converged = okn & (np.abs(zn - z[idx]) <= 4 * EPS * np.abs(z[idx]))
             # bisection inside the bracket; above every point tried while none is above the root
             fallback = np.where(np.isfinite(hi), (lo + hi) / 2, rK[idx] + 2 * (z[idx] - rK[idx]))
             zn = np.where(okn, zn, fallback)
             at_pole = hi <= rK[idx] * (1 + POLE)
             zn = np.where(at_pole, rK[idx] * (1 + POLE), zn)
-            done = at_pole | (np.abs(zn - z[idx]) <= 4 * EPS * np.abs(zn)) | (zn > 1e6)
+            done = at_pole | converged | (zn > 1e6) | (hi - lo <= 4 * EPS * lo)
             z[idx] = zn
             act[idx[done]] = False
         # the Ritz pair at the final z
@@ -218,8 +225,13 @@ class RankOneSecular:
         q, E = self._q(z, e, b, fB)
         ok = (res <= RES_TOL * np.maximum(theta, 1e-300)) & np.all(E > 0, axis=1) & np.isfinite(z)
         at_pole = z <= rK * (1 + POLE)
-        with np.errstate(all="ignore"):   # theta = 1 to the resolution of z (theta_z ~ 1 / (z - rho(K)))
-            tol = 1e-10 + 64 * EPS * np.abs(z * dth)
+        # theta = 1 to the resolution of z (theta_z ~ 1 / (z - rho(K))) and of psi (relative error
+        # kappa eps, large near a pole; q's is kappa eps / E)
+        with np.errstate(all="ignore"):
+            kap = self.kappa(z[:, None], self.li, self.lj, e[:, None], b[:, None])
+            Py = np.einsum("gnk,gk->gn", P, y)
+            noise = 4 * EPS * np.sum(np.abs(q) * kap / np.abs(E) * Py * Py, axis=1)
+            tol = 1e-10 + 64 * EPS * np.abs(z * dth) + noise
         ok &= at_pole & (theta <= 1 + tol) | ~at_pole & (np.abs(theta - 1) <= tol)
         z = np.where(at_pole, rK, z)
         self._keep(W, y, ok)

@@ -177,35 +177,66 @@ class _Evaluator:
     """Answers the searches' requests for one method and sampling model, at any batch sizes.
 
     rho from ``rates.rho_batches`` (decoupled models: one secular solve for every batch size at once;
-    coupled models on the dense route: the batched vech eigenvalues of :mod:`numerics.dense_batch`);
-    non-finite rho (overflowing divergence) is returned as +inf.
+    coupled models on the dense route: the batched vech eigenvalues of :mod:`numerics.dense_batch`),
+    and for symmetric rank-one models on the matrix-free route from :mod:`numerics.rank_one_secular`
+    (points it cannot verify: from ``rates.rho_batches``); non-finite rho (overflowing divergence) is
+    returned as +inf.
     """
 
     def __init__(self, method, model):
         self.method, self.model = method, model
         self.momentum = method.uses_momentum
         self._local = None
+        self.rank_one = _rank_one(method, model)
+
+    def _engine(self, x, w, B):
+        beta = -np.expm1(w) if self.momentum else np.zeros_like(w)
+        with np.errstate(all="ignore"):
+            out = rates.rho_batches(self.method, self.model, B, np.exp(x), beta)
+        return np.where(np.isfinite(out), out, np.inf)
 
     def rho(self, reqs, batches) -> list:
         """rho for each request (``batches``: the batch size of each request's search)."""
         x, w, B = _concat([(np.asarray(r.x, dtype=float), np.asarray(r.w, dtype=float),
                             r.batch if r.batch is not None else b) for r, b in zip(reqs, batches)])
-        beta = -np.expm1(w) if self.momentum else np.zeros_like(w)
-        with np.errstate(all="ignore"):
-            out = rates.rho_batches(self.method, self.model, B, np.exp(x), beta)
-        return _split(np.where(np.isfinite(out), out, np.inf), reqs)
+        if self.rank_one is None:
+            return _split(self._engine(x, w, B), reqs)
+        z, ok = self.rank_one.rho(x, w, B)
+        if not ok.all():
+            z[~ok] = self._engine(x[~ok], w[~ok], B[~ok])
+        return _split(np.where(np.isfinite(z), z, np.inf), reqs)
 
     def grad(self, reqs, batches) -> list:
         """(rho, g, ok) for each request (one ``rho_gradient`` call; the fallback flag per point)."""
-        if self._local is None:
-            from .secular_local import LocalSecular
-            self._local = LocalSecular(self.method, self.model, batches[0], momentum=self.momentum)
         x, w, z0, fb, B = _concat([(np.atleast_1d(np.asarray(r.x, dtype=float)),
                                     np.atleast_1d(np.asarray(r.w, dtype=float)),
                                     np.atleast_1d(np.asarray(r.z0, dtype=float)), r.fallback, b)
                                    for r, b in zip(reqs, batches)])
-        z, g, ok = self._local.rho_gradient(x, w, z0, fallback=fb.astype(bool), batches=B)
+        fb = fb.astype(bool)
+        if self.rank_one is not None:
+            z, g, ok = self.rank_one.rho_gradient(x, w, z0, B)
+            z[~ok] = np.inf
+            if (~ok & fb).any():
+                z[~ok & fb] = self._engine(x[~ok & fb], w[~ok & fb], B[~ok & fb])
+        else:
+            if self._local is None:
+                from .secular_local import LocalSecular
+                self._local = LocalSecular(self.method, self.model, batches[0], momentum=self.momentum)
+            z, g, ok = self._local.rho_gradient(x, w, z0, fallback=fb, batches=B)
         return list(zip(_split(z, reqs), _split(g, reqs), _split(ok, reqs)))
+
+
+def _rank_one(method, model):
+    """The symmetric rank-one evaluator (:mod:`numerics.rank_one_secular`) where the rate engine would take
+    the matrix-free route (finite sums and kaczmarz at larger d), else None."""
+    from . import rank_one_secular
+    return rank_one_secular.RankOneSecular(method, model) if _rank_one_applies(method, model) else None
+
+
+def _rank_one_applies(method, model) -> bool:
+    from . import rank_one_secular
+    return model.decoupled is None and rates.pick_route(model, 1, method=method) == "matrix-free" \
+        and rank_one_secular.applies(model)
 
 
 def _size(r) -> int:
@@ -710,9 +741,12 @@ def _closed_form_start(m, mu: float, L: float):
 
 
 def _structured_ok(m, model, batch) -> bool:
-    """The structured search applies: a decoupled model with noise and a nonzero secular term."""
-    if model.decoupled is None or not _has_noise(model, batch):
+    """The structured search applies: a decoupled model with noise and a nonzero secular term, or a
+    symmetric rank-one model on the matrix-free route (:func:`_rank_one`)."""
+    if not _has_noise(model, batch):
         return False
+    if model.decoupled is None:
+        return _rank_one_applies(m, model)
     try:
         from .kernels import secular_tuning_kernel
         k = secular_tuning_kernel(m, model.decoupled)
@@ -859,9 +893,11 @@ def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid =
          refine: bool = True) -> TuneResult:
     """Optimal constant (eta, beta) of ``method`` at batch size ``batch`` (beta = 0 without momentum).
 
-    Decoupled models with noise use the structured search (scans, theory's B = inf optimum as a start,
-    trust-region Newton on the implicit derivatives of the secular root); the others, and
-    ``refine=False``, the grid and direct search.
+    Decoupled models with noise, and symmetric rank-one models on the matrix-free route (finite sums and
+    kaczmarz at s d > 20), use the structured search (scans, theory's B = inf optimum as a start,
+    trust-region Newton on the implicit derivatives of the secular root, or of lambda_max = 1 for the
+    rank-one models, :mod:`numerics.rank_one_secular`); the others, and ``refine=False``, the grid and
+    direct search.
 
     Parameters
     ----------

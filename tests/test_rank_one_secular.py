@@ -65,3 +65,24 @@ def test_only_symmetric_rank_one_models():
     A = _rows(1)
     assert applies(FiniteSum(A)) and applies(Kaczmarz(A))
     assert not applies(Coordinate(A.T @ A / len(A)))
+
+
+def test_roots_squeezed_against_a_pole_are_verified():
+    """Roots within 1e-8 of rho(K) (small steps, an isolated small eigenvalue): psi's expanded
+    denominator cancels there, so theta carries psi's rounding (kappa eps) and the theta = 1 check must
+    allow it; the value agrees with the rate engine to 1e-6 of 1 - rho (search grade). Before that
+    allowance none of these four was verified."""
+    from momentum_verify.numerics.rates.deterministic import deterministic_double
+    A = np.random.default_rng(3).standard_normal((14, 4)) @ np.diag([1.0, 0.7, 0.4, 0.05])
+    model = FiniteSum(A)
+    ev = RankOneSecular("heavy-ball", model)
+    e = np.array([0.0010988564387140077, 0.0010157424361357161, 0.0011753068282905248, 0.001396626003631227])
+    b = np.array([0.9131648152674359, 0.9807951378482341, 0.9477571248351169, 0.8031183872570966])
+    B = [4, 2, 13, 2]
+    z, ok = ev.rho(np.log(e), np.log1p(-b), B)
+    rK = deterministic_double(ev.method, ev.lam, e, b)[0]
+    assert ok.all()
+    assert np.all(z - rK < 1e-8 * rK)
+    for k in range(4):
+        r = rates.spectral_radius("heavy-ball", model, B[k], e[k], b[k])
+        assert abs(z[k] - r.rho) <= 1e-6 * (1 - r.rho) + 10.0 ** -r.digits, (k, z[k], r.rho)

@@ -432,3 +432,43 @@ def test_momentum_tuner_beats_a_brute_force_grid_where_newton_fails():
     best = float(spectral_radius("nesterov", model, 8, float(E.ravel()[k]), float(1 - O.ravel()[k])).rho)
     assert best < 1 and t.momentum > 0.5
     assert float(t.rho) <= best + 1e-6 * (1 - best), (t, best, -1 / math.log(best))
+
+
+
+def _matrix_free_finite_sum():
+    """d = 12 rows of decaying scale: s d = 24 > 20, so the rate engine takes the matrix-free route."""
+    A = np.random.default_rng(11).standard_normal((60, 12)) * np.geomspace(1.0, 0.08, 12)
+    return FiniteSum(A)
+
+
+def test_matrix_free_finite_sum_tuned_with_the_rank_one_evaluator(monkeypatch):
+    """Symmetric rank-one models on the matrix-free route: the search runs on
+    numerics.rank_one_secular; the optimum is a local minimum of the rate on the dense route (an
+    independent algorithm: vech eigenvalues) at 8 neighbours 3 % away in eta and 1 - beta, and never
+    worse than tuned sgd."""
+    from momentum_verify.numerics import rank_one_secular as R, rates
+    model = _matrix_free_finite_sum()
+    assert rates.pick_route(model, 4, method="heavy-ball") == "matrix-free"
+    calls = []
+    solve = R.RankOneSecular.solve
+    monkeypatch.setattr(R.RankOneSecular, "solve", lambda self, *a, **k: calls.append(1) or solve(self, *a, **k))
+    hb, sgd = tune("heavy-ball", model, 4), tune("sgd", model, 4)
+    assert calls and hb.route == "matrix-free"
+    assert hb.rho <= sgd.rho * (1 + 1e-12) < 1
+    at = spectral_radius("heavy-ball", model, 4, hb.lr, hb.momentum, route="dense")
+    assert abs(at.rho - hb.rho) <= 10.0 ** -min(at.digits, hb.rho_digits)
+    for fe, fb in [(a, b) for a in (0.97, 1.0, 1.03) for b in (0.97, 1.0, 1.03) if (a, b) != (1.0, 1.0)]:
+        r = spectral_radius("heavy-ball", model, 4, hb.lr * fe, 1 - (1 - hb.momentum) * fb, route="dense")
+        assert r.rho >= hb.rho - 10.0 ** -min(r.digits, hb.rho_digits), (fe, fb)
+
+
+@pytest.mark.slow
+def test_rank_one_search_never_beaten_by_a_brute_force_grid():
+    """A 16 x 16 grid in (ln eta, ln(1 - beta)) around the optimum, rho on the dense route."""
+    model = _matrix_free_finite_sum()
+    hb = tune("heavy-ball", model, 4)
+    best = min(float(spectral_radius("heavy-ball", model, 4, hb.lr * a, 1 - (1 - hb.momentum) * b,
+                                     route="dense").rho)
+               for a in np.geomspace(0.5, 2.0, 16) for b in np.geomspace(0.25, 4.0, 16)
+               if 1 - (1 - hb.momentum) * b > 0)
+    assert hb.rho <= best + 10.0 ** -hb.rho_digits

@@ -498,7 +498,7 @@ class KrylovReduction:
     def stein_psi(self, z, rows, cols):
         """(Psi, E) at the entries (rows, cols): f_B (c ⊗ c)^T x with G x = b ⊗ b, G = z I - M_i ⊗ M_j (the
         definition of psi; M = A + lambda b c^T), G formed in long double, solved in double and
-        refined twice on long-double residuals r; E = f_B |c ⊗ c|^T |G^-1| (|r| + g (|z| I + |M_i| ⊗
+        refined twice on long-double residuals r; E = f_B |(c ⊗ c)^T G^-1| (|r| + g (|z| I + |M_i| ⊗
         |M_j|) |x| + g |b ⊗ b|) + eps |Psi|, g = (s^2 + 4) eps_ld (forming G and r): about eps |Psi|
         + eps_ld |z| / (z - pole) (eps_ld = 2^-63 on x86-64; where long double is double, this is
         only the a posteriori bound of the double solve)."""
@@ -528,10 +528,9 @@ class KrylovReduction:
             ax = np.abs(x.astype(float))
             w = (np.abs(r.astype(float)) + g * (abs(z) * ax + np.einsum("nab,nb->na", aK, ax))
                  + g * np.abs(rhs.astype(float)))
-            ex = np.einsum("nab,nb->na", np.abs(Gi), w)
             cc = np.kron(cv, cv)
             v = self.fB * (x @ cc.astype(ld)).astype(float)
-            e = 2 * self.fB * (ex @ np.abs(cc)) + EPS * np.abs(v)
+            e = 2 * self.fB * np.einsum("na,na->n", np.abs(cc @ Gi), w) + EPS * np.abs(v)
         e = np.where(np.isfinite(e), e, np.inf)
         return v, e
 
@@ -566,7 +565,7 @@ class KrylovReduction:
 
         Psi's own error is kappa eps |Psi| (theory's factored fraction as printed: kappa from
         :func:`~momentum_verify.numerics.operators.pair_response_error_kernel`, large near a pole
-        of Psi where the expanded denominator cancels); entries whose bound exceeds 1e-13 of F's
+        of Psi where the expanded denominator cancels); entries whose bound exceeds 1e-12 of F's
         scale sqrt(Y_ii Y_jj) are evaluated again more accurately (:meth:`accurate_psi`). The
         first-order bound at the computed eigenvector fails when the eigenvalues of Y^-1/2 F Y^-1/2
         cluster (Y near the Perron vector: all near 1), so each side takes min(W, first-order + 2 W^2 /
@@ -582,8 +581,8 @@ class KrylovReduction:
         EY = 2 * (self.lam.size + 2) * EPS * (aL @ aL.T) + EPS * np.abs(Y)
         aLi = np.abs(sla.solve_triangular(Lc, np.eye(Lc.shape[0]), lower=True))
         dY = np.sqrt(np.abs(np.diag(Y)))
-        with np.errstate(all="ignore"):      # Psi's accuracy asked for: 1e-13 of F's scale sqrt(Y_ii Y_jj)
-            tol = 1e-13 * np.outer(dY, dY) / aCY
+        with np.errstate(all="ignore"):      # Psi's accuracy asked for: 1e-12 of F's scale sqrt(Y_ii Y_jj)
+            tol = 1e-12 * np.outer(dY, dY) / aCY
         cache = {}
 
         def weyl(E):
