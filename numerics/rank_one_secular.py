@@ -20,6 +20,9 @@ Near a pole of psi (a root squeezed against rho(K): small steps, an isolated sma
 expanded denominator cancels and its relative error is kappa eps (numerics.operators'
 pair_response_error_kernel), up to 1e-5 at a root 1e-9 above rho(K); q is formed as
 f_B / (1 / psi + f_B lambda_i lambda_j), finite at the pole, and the theta = 1 check allows that rounding.
+Closer still (tiny steps), psi is rounding only and theta jumps by O(1) between neighbouring z: a root
+found there, within 1e-6 (1 - rho(K)) of rho(K), is accepted as rho(K) to that resolution (``sharp``
+false: no gradient).
 
 It is for a search only (no error bound): numerics.tuning uses it for models on the matrix-free route,
 and recomputes the rate at the optimum with the rate engine.
@@ -39,7 +42,7 @@ FACTOR_BYTES = 1 << 28        # F (vech size x min(n, vech size) doubles) is bui
 POLE = 1e-13                  # z = rho(K) (1 + POLE) stands for rho(K)+
 RES_TOL = 1e-9                # residual of the Ritz pair (lambda_max error ~ residual^2 / gap)
 MAX_DIM = 40                  # subspace dimension per point (warm-start basis included)
-WARM = 12                     # Ritz vectors kept as the next call's starting basis
+WARM = 12                     # Ritz vectors kept as the next call's starting basis (per batch size)
 
 
 def symmetric_components(model):
@@ -99,7 +102,7 @@ class RankOneSecular:
         self.L2 = self.li * self.lj
         self.psi = pair_response_kernel(self.method)
         self.kappa = pair_response_error_kernel(self.method)
-        self.warm = None                          # orthonormal columns: the last Ritz vectors
+        self.warm = {}                            # f_B -> orthonormal columns: the last Ritz vectors
         self.evaluations = 0
 
     # -- q(z) and its derivatives ------------------------------------------------------------------
@@ -174,19 +177,30 @@ class RankOneSecular:
 
     def solve(self, e, b, fB, z0=None):
         """(z, ok, (P, y, rho(K))) for points (e, b, fB) (arrays): the root, its check, and what the
-        gradient needs. ``z0``: warm starts (default 1)."""
+        gradient needs (P y: (G, N)). ``z0``: warm starts (default 1). Points are solved in groups of
+        one batch size, each group starting from the Ritz vectors its batch size left last time."""
+        z0 = np.ones(e.size) if z0 is None else np.asarray(z0, dtype=float)
+        z, rK = np.empty(e.size), np.empty(e.size)
+        ok, sharp = np.empty(e.size, dtype=bool), np.empty(e.size, dtype=bool)
+        Py = np.empty((e.size, self.F.shape[0]))
+        for f in np.unique(fB):
+            g = np.flatnonzero(fB == f)
+            z[g], ok[g], sharp[g], Py[g], rK[g] = self._solve(e[g], b[g], fB[g], z0[g])
+        return z, ok, (Py, rK, sharp)
+
+    def _solve(self, e, b, fB, z0):
+        """:meth:`solve` for points of one batch size: (z, ok, sharp, P y, rho(K)); ``sharp``: theta = 1
+        to its rounding (else a root blurred by psi's rounding within 1e-6 (1 - rho(K)) of rho(K))."""
         G = e.size
         rK = deterministic_double(self.method, self.lam, e, b)[0]
-        z = np.maximum(np.ones(G) if z0 is None else np.asarray(z0, dtype=float).copy(), rK * (1 + 1e-6))
+        z = np.maximum(z0, rK * (1 + 1e-6))
         z = np.where(np.isfinite(z), z, 1.0)
         F = self.F
         N, r = F.shape
-        if self.warm is not None:
-            W0 = self.warm
-        else:                                      # a cold start: F^T q(z) F 1 / sqrt(r)
+        W0 = self.warm.get(float(fB[0]))
+        if W0 is None:                                      # a cold start: F^T q(z) F 1 / sqrt(r)
             q, _ = self._q(z, e, b, fB)
             v = F.T @ (q * (F @ np.full(r, 1 / math.sqrt(r)))[None, :]).T   # r x G
-            W0 = None
         if W0 is not None:
             k0 = W0.shape[1]
             W = np.repeat(W0[None], G, axis=0)
@@ -232,23 +246,27 @@ class RankOneSecular:
             Py = np.einsum("gnk,gk->gn", P, y)
             noise = 4 * EPS * np.sum(np.abs(q) * kap / np.abs(E) * Py * Py, axis=1)
             tol = 1e-10 + 64 * EPS * np.abs(z * dth) + noise
-        ok &= at_pole & (theta <= 1 + tol) | ~at_pole & (np.abs(theta - 1) <= tol)
+        sharp = ok & (at_pole & (theta <= 1 + tol) | ~at_pole & (np.abs(theta - 1) <= tol))
+        # right above rho(K) psi may be rounding only (theta jumps by O(1) between neighbouring z): a
+        # root found there is rho(K) to 1e-6 of 1 - rho(K), which is all a search needs
+        blurred = ok & ~sharp & (z - rK <= 1e-6 * np.abs(1 - rK))
         z = np.where(at_pole, rK, z)
-        self._keep(W, y, ok)
-        return z, ok, (P, y, rK)
+        self._keep(float(fB[0]), W, y, sharp)
+        return z, sharp | blurred, sharp, Py, rK
 
-    def _keep(self, W, y, ok):
-        """The next call's starting basis: up to WARM Ritz vectors of this call's verified points."""
+    def _keep(self, f, W, y, ok):
+        """The next call's starting basis at f_B = f: up to WARM Ritz vectors of this call's verified
+        points, then the last ones."""
         idx = np.flatnonzero(ok)
         if not idx.size:
             return
         idx = idx[np.linspace(0, idx.size - 1, min(WARM, idx.size)).astype(int)]
         U = np.einsum("grk,gk->rg", W[idx], y[idx])
-        if self.warm is not None:
-            U = np.concatenate([U, self.warm], axis=1)[:, :WARM]
+        if f in self.warm:
+            U = np.concatenate([U, self.warm[f]], axis=1)[:, :WARM]
         Qm, Rm = np.linalg.qr(U)
         keep = np.abs(np.diag(Rm)) > 1e-8 * np.max(np.abs(np.diag(Rm)))
-        self.warm = Qm[:, keep]
+        self.warm[f] = Qm[:, keep]
 
     # -- the tuner's interface ------------------------------------------------------------------------
     def _params(self, x, w, batches):
@@ -273,18 +291,19 @@ class RankOneSecular:
         return z, ok
 
     def rho_gradient(self, x, w, z0, batches):
-        """(rho, g (G, 2), ok) at the points (x, w): the root and dz/d(x, w) = -theta_p / theta_z p'."""
+        """(rho, g (G, 2), ok, verified) at the points (x, w): the root and dz/d(x, w) =
+        -theta_p / theta_z p' (``ok``: the gradient exists, not at rho(K)); ``verified``: rho passed
+        the check (at rho(K) too)."""
         x, w = np.broadcast_arrays(np.atleast_1d(np.asarray(x, dtype=float)),
                                    np.atleast_1d(np.asarray(w, dtype=float)))
         e, b, fB = self._params(x, w, batches)
-        z, ok, (P, y, rK) = self.solve(e, b, fB, z0)
-        Py = np.einsum("gnk,gk->gn", P, y)
+        z, verified, (Py, rK, sharp) = self.solve(e, b, fB, z0)
         zz = np.where(z > rK, z, rK * (1 + POLE))
         th = [np.sum(self._dq(zz, e, b, fB, k) * Py * Py, axis=1) for k in (0, 1, 2)]
         with np.errstate(all="ignore"):
             gx = -th[1] / th[0] * e
             gw = th[2] / th[0] * (1 - b) if self.momentum else np.zeros_like(gx)
         g = np.stack([gx, gw], axis=-1)
-        ok = ok & (z > rK) & (th[0] < 0) & np.all(np.isfinite(g), axis=-1)
+        ok = sharp & (z > rK) & (th[0] < 0) & np.all(np.isfinite(g), axis=-1)
         g[~ok] = np.nan
-        return z, g, ok
+        return z, g, ok, verified

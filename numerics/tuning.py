@@ -214,10 +214,10 @@ class _Evaluator:
                                    for r, b in zip(reqs, batches)])
         fb = fb.astype(bool)
         if self.rank_one is not None:
-            z, g, ok = self.rank_one.rho_gradient(x, w, z0, B)
-            z[~ok] = np.inf
-            if (~ok & fb).any():
-                z[~ok & fb] = self._engine(x[~ok & fb], w[~ok & fb], B[~ok & fb])
+            z, g, ok, verified = self.rank_one.rho_gradient(x, w, z0, B)
+            z[~verified] = np.inf
+            if (~verified & fb).any():
+                z[~verified & fb] = self._engine(x[~verified & fb], w[~verified & fb], B[~verified & fb])
         else:
             if self._local is None:
                 from .secular_local import LocalSecular

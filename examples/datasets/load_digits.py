@@ -10,8 +10,11 @@ scikit-learn is needed by this example only (``pip install -e ".[examples]"``); 
 depend on it. Run::
 
     python examples/datasets/load_digits.py            # a few rates (seconds)
-    python examples/datasets/load_digits.py --tune 1 2 4 8 16 32
-        # the tuned heavy-ball K(B) curve by numerics.tuning (slow on this route: minutes per batch)
+    python examples/datasets/load_digits.py --tune 1 2 4 8 16 32 64 128 256 512 1024
+        # the tuned sgd and heavy-ball K(B) curves by numerics.tuning.tune_curve (minutes)
+
+The tuner searches with numerics.rank_one_secular (a symmetric eigenproblem per point, search grade)
+and recomputes rho and K at each optimum on the matrix-free route, with their digits.
 """
 from __future__ import annotations
 
@@ -35,7 +38,8 @@ def standardised_digits() -> np.ndarray:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description="rates on standardised load_digits")
-    ap.add_argument("--tune", type=int, nargs="*", metavar="B", help="batch sizes for a tuned heavy-ball curve")
+    ap.add_argument("--tune", type=int, nargs="*", metavar="B", help="batch sizes for tuned sgd and heavy-ball curves")
+    ap.add_argument("--workers", type=int, default=1, help="processes for --tune (default 1)")
     args = ap.parse_args(argv)
     from momentum_verify.numerics.rates import format_digits, spectral_radius
     from momentum_verify.theory.sampling import FiniteSum, Kaczmarz
@@ -54,13 +58,16 @@ def main(argv=None) -> int:
         print(f"{name:9s} {method:10s} B={B:<3d} lr={lr:<6g} momentum={mom:<4g} rho = {format_digits(r.rho, max(r.digits, 1))} "
               f"({r.digits} digits)  K = {r.K_str()}  [{dt:.2f} s]")
     if args.tune:
-        from momentum_verify.numerics.tuning import tune
-        print("\ntuned heavy ball (numerics.tuning.tune; rho and K recomputed with their digits):")
-        for B in args.tune:
-            t = time.perf_counter()
-            res = tune("heavy-ball", finite, B)
-            print(f"  B = {B:5d}: lr = {res.lr:.6g}, momentum = {res.momentum:.6g}, rho = {res.rho:.{max(res.rho_digits, 1)}g} "
-                  f"({res.rho_digits} digits), K = {res.K:.{max(res.K_digits, 1)}g} ({res.K_digits} digits) [{time.perf_counter() - t:.0f} s]")
+        from momentum_verify.numerics.tuning import tune_curve
+        print("\ntuned sgd and heavy ball (numerics.tuning.tune_curve; rho and K recomputed with their digits):")
+        t = time.perf_counter()
+        c = tune_curve(["heavy-ball"], finite, args.tune, workers=args.workers)
+        for m, rows in c.results.items():
+            for res in rows:
+                print(f"  {m:10s} B = {res.batch:5d}: lr = {res.lr:.6g}, momentum = {res.momentum:.6g}, "
+                      f"rho = {res.rho:.{max(res.rho_digits, 1)}g} ({res.rho_digits} digits), "
+                      f"K = {res.K:.{max(res.K_digits, 1)}g} ({res.K_digits} digits)")
+        print(f"  [{time.perf_counter() - t:.0f} s]")
     return 0
 
 
