@@ -33,6 +33,9 @@ from ..operators import (SecondMomentOperator, as_method, batch_factor_value, me
                          pair_response_error_kernel, pair_response_kernel)
 
 
+ARB_MAX = 512        # entries of Psi evaluated in arb per call of accurate_psi, at most (~26 us each)
+
+
 def sym_packing(m: int):
     """Index arrays for an orthonormal packing of symmetric m x m matrices (off-diagonals times sqrt 2)."""
     iu = np.triu_indices(m)
@@ -468,8 +471,8 @@ class KrylovReduction:
         """(Psi, E) with |Psi(z) - Psi| <= E entrywise (first order): E = kappa eps |Psi| from the
         printed fraction; entries with E > ``tol`` (an array; default 1e-13 |Psi|: near a pole of Psi,
         where the expanded denominator cancels) solved again from the Stein equation
-        (:meth:`stein_psi`), and those whose bound is still above ``tol`` in arb interval arithmetic
-        at 80 + log2(kappa) bits (E: the radius, plus eps |Psi| for the rounding to double). (P, None)
+        (:meth:`stein_psi`), and those whose bound is still above ``tol`` (the ARB_MAX worst) in arb
+        interval arithmetic at 80 + log2(kappa) bits (E: the radius, plus eps |Psi| for the rounding to double). (P, None)
         where kappa is not finite (z on a pole)."""
         lam = self.lam
         with np.errstate(all="ignore"):
@@ -486,6 +489,9 @@ class KrylovReduction:
         better = ev < E[rows, cols]
         P[rows[better], cols[better]], E[rows[better], cols[better]] = v[better], ev[better]
         rows, cols = np.nonzero(E > tol)
+        if rows.size > ARB_MAX:       # the worst ones; the others keep their Stein bound (it is propagated)
+            worst = np.argsort((E / tol)[rows, cols])[-ARB_MAX:]
+            rows, cols = rows[worst], cols[worst]
         if rows.size:                 # python-flint's arb: an enclosure (value, radius), about 15 us an entry
             import flint
             prec = flint.ctx.prec
@@ -572,7 +578,7 @@ class KrylovReduction:
 
         Psi's own error is kappa eps |Psi| (theory's factored fraction as printed: kappa from
         :func:`~momentum_verify.numerics.operators.pair_response_error_kernel`, large near a pole
-        of Psi where the expanded denominator cancels); entries whose bound exceeds 1e-12 of F's
+        of Psi where the expanded denominator cancels); entries whose bound exceeds 1e-13 of F's
         scale sqrt(Y_ii Y_jj) are evaluated again more accurately (:meth:`accurate_psi`). The
         first-order bound at the computed eigenvector fails when the eigenvalues of Y^-1/2 F Y^-1/2
         cluster (Y near the Perron vector: all near 1), so each side takes min(W, first-order + 2 W^2 /
@@ -588,8 +594,8 @@ class KrylovReduction:
         EY = 2 * (self.lam.size + 2) * EPS * (aL @ aL.T) + EPS * np.abs(Y)
         aLi = np.abs(sla.solve_triangular(Lc, np.eye(Lc.shape[0]), lower=True))
         dY = np.sqrt(np.abs(np.diag(Y)))
-        with np.errstate(all="ignore"):      # Psi's accuracy asked for: 1e-12 of F's scale sqrt(Y_ii Y_jj)
-            tol = 1e-12 * np.outer(dY, dY) / aCY
+        with np.errstate(all="ignore"):      # Psi's accuracy asked for: 1e-13 of F's scale sqrt(Y_ii Y_jj)
+            tol = 1e-13 * np.outer(dY, dY) / aCY
         cache = {}
 
         def weyl(E):
