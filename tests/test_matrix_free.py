@@ -208,3 +208,17 @@ def test_arpack_stopping_short_still_gives_a_bracket_that_holds(monkeypatch):
         sl.ArpackNoConvergence("planted", np.zeros(0), np.zeros((1, 0)))))
     with pytest.raises(RuntimeError, match="ARPACK did not converge"):
         mf.arpack_double("heavy-ball", model, 4, 0.05, 0.5)
+
+
+def test_resolvent_iteration_failing_falls_back_to_arpack(monkeypatch):
+    """The power iteration's root search meeting a NaN (brentq's ValueError) gives ARPACK's bracketed
+    rate, which agrees with the dense route to its digits, instead of raising through spectral_radius."""
+    model = FiniteSum(_rows(40, 12, 4))
+
+    def nan_ratio(self):
+        raise ValueError("The function value at x=0.99 is NaN; solver cannot continue.")
+    monkeypatch.setattr(mf.ResolventReduction, "iterate", nan_ratio)
+    r = mf.resolvent_double("heavy-ball", model, 4, 0.05, 0.5)
+    dense = spectral_radius("heavy-ball", model, 4, 0.05, 0.5, route="dense")
+    assert r.digits >= 3
+    assert abs(float(r.rho) - float(dense.rho)) <= 10.0 ** -min(r.digits, dense.digits)

@@ -774,7 +774,10 @@ def resolvent_double(method, model, batch, e, b) -> RateResult:
     if batch_factor_value(model, batch) == 0.0:
         return deterministic_result(method, model, e, b)
     red = ResolventReduction(method, model, batch, e, b)
-    z, Y = red.iterate()
+    try:
+        z, Y = red.iterate()
+    except ValueError:               # brentq met a NaN ratio (Psi rounding to nan next to a pole)
+        return arpack_double(method, model, batch, e, b)
     X = red.eigenmatrix(z, Y) if z > red.rho_K else None
     best = (0.0, math.inf)
     if X is not None and np.all(np.isfinite(X)):
