@@ -195,6 +195,18 @@ class _Evaluator:
             out = rates.rho_batches(self.method, self.model, B, np.exp(x), beta)
         return np.where(np.isfinite(out), out, np.inf)
 
+    def _fallback(self, x, w, B):
+        """The rate engine, point by point, where the rank-one evaluator could not verify a root; a
+        point where the engine finds no eigenpair either (RuntimeError: extreme steps) is +inf, one
+        the search then avoids (the optimum's rate is computed again by ``spectral_radius``)."""
+        out = np.empty(x.size)
+        for k in range(x.size):
+            try:
+                out[k] = self._engine(x[k:k + 1], w[k:k + 1], B[k:k + 1])[0]
+            except RuntimeError:
+                out[k] = np.inf
+        return out
+
     def rho(self, reqs, batches) -> list:
         """rho for each request (``batches``: the batch size of each request's search)."""
         x, w, B = _concat([(np.asarray(r.x, dtype=float), np.asarray(r.w, dtype=float),
@@ -203,7 +215,7 @@ class _Evaluator:
             return _split(self._engine(x, w, B), reqs)
         z, ok = self.rank_one.rho(x, w, B)
         if not ok.all():
-            z[~ok] = self._engine(x[~ok], w[~ok], B[~ok])
+            z[~ok] = self._fallback(x[~ok], w[~ok], B[~ok])
         return _split(np.where(np.isfinite(z), z, np.inf), reqs)
 
     def grad(self, reqs, batches) -> list:
@@ -217,7 +229,7 @@ class _Evaluator:
             z, g, ok, verified = self.rank_one.rho_gradient(x, w, z0, B)
             z[~verified] = np.inf
             if (~verified & fb).any():
-                z[~verified & fb] = self._engine(x[~verified & fb], w[~verified & fb], B[~verified & fb])
+                z[~verified & fb] = self._fallback(x[~verified & fb], w[~verified & fb], B[~verified & fb])
         else:
             if self._local is None:
                 from .secular_local import LocalSecular

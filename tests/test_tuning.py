@@ -472,3 +472,20 @@ def test_rank_one_search_never_beaten_by_a_brute_force_grid():
                for a in np.geomspace(0.5, 2.0, 16) for b in np.geomspace(0.25, 4.0, 16)
                if 1 - (1 - hb.momentum) * b > 0)
     assert hb.rho <= best + 10.0 ** -hb.rho_digits
+
+
+def test_rank_one_fallback_point_without_a_rate_is_avoided(monkeypatch):
+    """A point the rank-one evaluator cannot verify and where the rate engine raises (no eigenpair) is
+    +inf to the search, not an exception; the others get the engine's value."""
+    from momentum_verify.numerics import tuning as T
+    ev = T._Evaluator(T.as_method("heavy-ball"), _matrix_free_finite_sum())
+    calls = []
+
+    def engine(x, w, B):
+        calls.append(x[0])
+        if len(calls) == 2:
+            raise RuntimeError("the matrix-free route found no eigenpair of T")
+        return np.full(x.size, 0.5)
+    monkeypatch.setattr(ev, "_engine", engine)
+    out = ev._fallback(np.log([0.1, 0.2, 0.3]), np.zeros(3), np.array([4, 4, 4], dtype=object))
+    assert list(out) == [0.5, np.inf, 0.5]
