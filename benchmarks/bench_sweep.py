@@ -9,16 +9,27 @@ the speedup of 2 workers over 1 (target >= 1.6 on a 2-core machine). Every proce
 (kernels lambdified, one tune) so that the timings compare steady states; the cluster start-up and
 warm-up are printed apart. The tables of the three runs must be identical.
 
-    python benchmarks/bench_sweep.py [--points-per-instance-scale N]
+The serial runs and the 1-worker sweeps alternate ``--repeat`` times on one warm cluster (its scheduler
+idles in a thread of this process while the serial baseline runs), and the overhead is the median of the
+ratios of each pair: the speed of this shared machine drifts by up to 30 % within a minute (the same
+serial run measured 5.5 s and 3.6 s in one process), so only neighbouring runs compare.
+This process keeps one BLAS thread, as Dask's nanny gives its workers (``OPENBLAS_NUM_THREADS=1`` and
+friends), so that the serial baseline does the same arithmetic the workers do.
+
+    python benchmarks/bench_sweep.py [--d D] [--instances N] [--repeat R]
 """
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+for _var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):   # as in Dask's workers
+    os.environ.setdefault(_var, "1")
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -74,9 +85,11 @@ def _timed_summary(fn):
 sweep.write_summary = _timed_summary(sweep.write_summary)
 
 
-def timed_sweep(spec, text, workers: int, root: Path):
-    """(wall of the points, start-up, worker CPU, machinery per point, rows, seconds of the final summary):
-    the wall excludes the once-per-sweep summary.json + curves.png, printed apart."""
+def timed_sweep(spec, text, workers: int, root: Path, repeat: int = 1, between=None):
+    """(walls of the points, start-up, worker CPUs, machinery per point, rows, seconds of the final
+    summary), the sweep run ``repeat`` times on one cluster, ``between()`` called before each run (the
+    serial baseline, alternating with the sweeps): the wall excludes the once-per-sweep summary.json +
+    curves.png, printed apart."""
     from distributed import Client
     t0 = time.perf_counter()
     cluster = sweep.start_local_cluster(workers)
@@ -84,15 +97,20 @@ def timed_sweep(spec, text, workers: int, root: Path):
     client.wait_for_workers(workers)
     client.run(warm_up)
     start = time.perf_counter() - t0
+    walls, cpus, summary = [], [], 0.0
     try:
-        out = root / f"w{workers}"
-        cpu0 = sum(client.run(time.process_time).values())
-        t0 = time.perf_counter()
-        SUMMARY_S.clear()
-        res = sweep.run_sweep(spec, text, out, client=client)
-        summary = sum(SUMMARY_S)
-        wall = time.perf_counter() - t0 - summary
-        cpu = sum(client.run(time.process_time).values()) - cpu0
+        for r in range(repeat):
+            if between is not None:
+                between()
+            out = root / f"w{workers}-{r}"
+            cpu0 = sum(client.run(time.process_time).values())
+            t0 = time.perf_counter()
+            SUMMARY_S.clear()
+            res = sweep.run_sweep(spec, text, out, client=client)
+            summary = sum(SUMMARY_S)
+            walls.append(time.perf_counter() - t0 - summary)
+            cpus.append(sum(client.run(time.process_time).values()) - cpu0)
+            assert res.computed == res.total and res.failed == 0, res
         (root / "noop.toml").write_text(NOOP_SPEC)
         nspec, ntext = sweep.load_spec(root / "noop.toml")
         t0 = time.perf_counter()
@@ -101,14 +119,14 @@ def timed_sweep(spec, text, workers: int, root: Path):
     finally:
         client.close()
         cluster.close()
-    assert res.computed == res.total and res.failed == 0, res
-    return wall, start, cpu, machinery, sweep.read_results(out / "results.csv"), summary
+    return walls, start, cpus, machinery, sweep.read_results(out / "results.csv"), summary
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--instances", type=int, default=2, help="gaussian spectra in the sweep (12 points each)")
     ap.add_argument("--d", type=int, default=200, help="dimension of each spectrum")
+    ap.add_argument("--repeat", type=int, default=5, help="runs of the serial baseline and of each sweep (medians)")
     args = ap.parse_args(argv)
     spectra = ", ".join(f'"geomspace:{10.0 ** -(2 + k % 2)}:1:{args.d + k}"' for k in range(args.instances))
     text = SPEC.format(spectra=spectra)
@@ -121,26 +139,38 @@ def main(argv=None):
 
         warm_up()
         load = os.getloadavg()[0]
+        serial_runs = []
 
-        c0 = time.process_time()
-        t0 = time.perf_counter()
-        serial = sweep.run_serial(spec)
-        t_serial = time.perf_counter() - t0
-        c_serial = time.process_time() - c0
-        print(f"serial in-process : {t_serial:8.2f} s  ({t_serial / n:.3f} s/point; CPU {c_serial:.2f} s)")
+        def run_serial():
+            c0 = time.process_time()
+            t0 = time.perf_counter()
+            rows = sweep.run_serial(spec)
+            serial_runs.append((time.perf_counter() - t0, time.process_time() - c0, rows))
 
-        t1, s1, c1, m1, rows1, f1 = timed_sweep(spec, text, 1, root)
-        print(f"sweep, 1 worker   : {t1:8.2f} s  ({t1 / n:.3f} s/point; worker CPU {c1:.2f} s; "
-              f"cluster start + warm-up {s1:.1f} s; final summary + figure {f1:.2f} s)")
-        t2, s2, c2, m2, rows2, f2 = timed_sweep(spec, text, 2, root)
-        print(f"sweep, 2 workers  : {t2:8.2f} s  ({t2 / n:.3f} s/point; worker CPU {c2:.2f} s = {c2 / t2:.2f} "
+        w1, s1, cpu1, m1, rows1, f1 = timed_sweep(spec, text, 1, root, args.repeat, between=run_serial)
+        t_serial = statistics.median(r[0] for r in serial_runs)
+        c_serial = statistics.median(r[1] for r in serial_runs)
+        serial = serial_runs[-1][2]
+        t1, c1 = statistics.median(w1), statistics.median(cpu1)
+        runs = f"median of {args.repeat} runs, " if args.repeat > 1 else ""
+        print(f"serial in-process : {t_serial:8.2f} s  ({runs}{t_serial / n:.3f} s/point; CPU {c_serial:.2f} s; "
+              f"each run {', '.join(f'{r[0]:.2f}' for r in serial_runs)} s)")
+        print(f"sweep, 1 worker   : {t1:8.2f} s  ({runs}{t1 / n:.3f} s/point; worker CPU {c1:.2f} s; each run "
+              f"{', '.join(f'{w:.2f}' for w in w1)} s; cluster start + warm-up {s1:.1f} s; final summary + "
+              f"figure {f1:.2f} s)")
+        w2, s2, cpu2, m2, rows2, f2 = timed_sweep(spec, text, 2, root, args.repeat)
+        t2, c2 = statistics.median(w2), statistics.median(cpu2)
+        print(f"sweep, 2 workers  : {t2:8.2f} s  ({runs}{t2 / n:.3f} s/point; worker CPU {c2:.2f} s = {c2 / t2:.2f} "
               f"cores busy on average; cluster start + warm-up {s2:.1f} s; final summary + figure {f2:.2f} s)")
 
-        same = rows1 == rows2 == [{k: r[k] for k in sweep.COLUMNS} for r in serial]
-        overhead = t1 / t_serial - 1
+        same_serial = all(r[2] == serial for r in serial_runs)
+        same = same_serial and rows1 == rows2 == [{k: r[k] for k in sweep.COLUMNS} for r in serial]
+        overhead = statistics.median(w / r[0] for w, r in zip(w1, serial_runs)) - 1
+        overhead_cpu = statistics.median(c / r[1] for c, r in zip(cpu1, serial_runs)) - 1
         print(f"tables identical (serial, 1 worker, 2 workers): {same}")
-        print(f"per-point overhead of the sweep (1 worker vs serial): {100 * overhead:+.1f} % wall, "
-              f"{100 * (c1 / c_serial - 1):+.1f} % CPU  (target <= 10 %)")
+        pairs = f"median over {args.repeat} neighbouring pairs" if args.repeat > 1 else "one pair"
+        print(f"per-point overhead of the sweep (1 worker vs serial, {pairs}): {100 * overhead:+.1f} % wall, "
+              f"{100 * overhead_cpu:+.1f} % CPU  (target <= 10 %)")
         print(f"speedup 2 workers / 1 worker: {t1 / t2:.2f}x wall  (target >= 1.6x); "
               f"machine load average before the runs: {load:.1f} on {os.cpu_count()} cores")
         per_point = c_serial / n    # CPU seconds: the wall time of an unloaded core
