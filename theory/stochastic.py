@@ -236,20 +236,52 @@ def rate_polynomial(method, spectrum: Spectrum, batch=B, n=None, without_replace
     Ns = [sp.expand(N.subs(lam, v)) for v in spectrum.values]
     Ps = [sp.expand(P.subs(lam, v)) for v in spectrum.values]
     Es = [E.subs(lam, v) for v in spectrum.values]
-    Q = sp.Mul(*Ps) - sp.Add(*[mi * Ni * sp.Mul(*(Ps[:i] + Ps[i + 1:]))
-                               for i, (Ni, mi) in enumerate(zip(Ns, spectrum.mults))])
+    # Q = prod_i P_i - sum_i m_i N_i prod_{j != i} P_j as polynomials in z over the ring (or field) of
+    # the other symbols (expanding expressions instead took seconds for Nesterov on two eigenvalues);
+    # then f_B substituted in each coefficient
+    PP = [sp.Poly(e, z) for e in Ps]
+    Qp = _product(PP) - sum((sp.Poly(mi * Ni, z) * _product(PP[:i] + PP[i + 1:])
+                             for i, (Ni, mi) in enumerate(zip(Ns, spectrum.mults))), sp.Poly(0, z))
     sub = {F_B: f}
-    Q = sp.expand(Q.subs(sub))
+    terms = [(e, sp.factor(c.subs(sub))) for (e,), c in Qp.terms()]
+    terms = [(e, c) for e, c in terms if c != 0]
+    Q = _collect(terms)
     extra = sp.factor(sp.Mul(*Es).subs(sub))
-    full = sp.expand(Q * extra)
+    shift = _z_power(extra)
+    if shift is None:
+        full = _collect(_factored_terms(sp.expand(Q * extra)))
+    else:              # extra = z^k (every registered method): full's coefficients are Q's, shifted
+        full = _collect([(e + shift, c) for e, c in terms])
     F = sp.Add(*[mi * (Ni / Pi).subs(sub) for Ni, Pi, mi in zip(Ns, Ps, spectrum.mults)])
-    return RatePolynomial(method.name, spectrum, f, _collect(full), _collect(Q), extra, F)
+    return RatePolynomial(method.name, spectrum, f, full, _collect(terms), extra, F)
 
 
-def _collect(expr: sp.Expr) -> sp.Expr:
-    """Polynomial in z with each coefficient factored (readable, still exact)."""
-    p = sp.Poly(sp.expand(expr), z)
-    return sp.Add(*[sp.factor(c) * z**e for (e,), c in p.terms()])
+def _factored_terms(expanded: sp.Expr) -> list:
+    """[(e, c_e)] of a polynomial in z given expanded, each coefficient factored (readable, still exact)."""
+    return [(e, sp.factor(c)) for (e,), c in sp.Poly(expanded, z).terms()]
+
+
+def _product(polys):
+    out = sp.Poly(1, z)
+    for q in polys:
+        out = out * q
+    return out
+
+
+def _collect(terms) -> sp.Expr:
+    """sum_e c_e z^e."""
+    return sp.Add(*[c * z**e for e, c in terms])
+
+
+def _z_power(expr: sp.Expr):
+    """k where ``expr`` is z^k (k >= 0), else None."""
+    if expr == 1:
+        return 0
+    if expr == z:
+        return 1
+    if expr.is_Pow and expr.base == z and expr.exp.is_Integer and expr.exp > 0:
+        return int(expr.exp)
+    return None
 
 
 # --------------------------------------------------------------------------------------------------
