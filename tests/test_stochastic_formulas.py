@@ -162,9 +162,8 @@ def test_isotropic_explicit_roots(name, dim, batch, lr, mom):
     sub = {d: dim, B: batch, eta: sp.Rational(lr.numerator, lr.denominator),
            beta: sp.Rational(mom.numerator, mom.denominator)}
     with mp.workdps(60):
-        vals = [complex(sp.N(r.subs(sub), 60)) for r in roots]
-        top = max(sp.N(r.subs(sub), 60).as_real_imag()[0] for r in roots
-                  if abs(sp.N(r.subs(sub), 60).as_real_imag()[1]) < 1e-40)
+        vals = [sp.N(r.subs(sub), 60).as_real_imag() for r in roots]
+        top = max(re for re, im in vals if abs(im) < 1e-40)
     res = spectral_radius(name, Gaussian([1] * dim), batch, lr, mom, digits=30)
     assert abs(sp.Float(res.rho, 40) - top) <= sp.Float(10) ** -29 * top, (vals, res.rho)
 
