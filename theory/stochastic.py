@@ -253,7 +253,7 @@ def rate_polynomial(method, spectrum: Spectrum, batch=B, n=None, without_replace
     else:              # extra = z^k (every registered method): full's coefficients are Q's, shifted
         full = _collect([(e + shift, c) for e, c in terms])
     F = sp.Add(*[mi * (Ni / Pi).subs(sub) for Ni, Pi, mi in zip(Ns, Ps, spectrum.mults)])
-    return RatePolynomial(method.name, spectrum, f, full, _collect(terms), extra, F)
+    return RatePolynomial(method.name, spectrum, f, full, Q, extra, F)
 
 
 def _factored_terms(expanded: sp.Expr) -> list:
@@ -275,13 +275,8 @@ def _collect(terms) -> sp.Expr:
 
 def _z_power(expr: sp.Expr):
     """k where ``expr`` is z^k (k >= 0), else None."""
-    if expr == 1:
-        return 0
-    if expr == z:
-        return 1
-    if expr.is_Pow and expr.base == z and expr.exp.is_Integer and expr.exp > 0:
-        return int(expr.exp)
-    return None
+    p = sp.Poly(expr, z)
+    return p.degree() if p.is_monomial and p.LC() == 1 else None
 
 
 # --------------------------------------------------------------------------------------------------
