@@ -214,7 +214,9 @@ class RatePolynomial:
 
     @property
     def degree(self) -> int:
-        return sp.Poly(self.full, z).degree()
+        """Degree of ``full`` in z, read term by term (``full`` is sum_e c_e z^e with each c_e free of z;
+        converting it to a Poly expands the factored c_e: seconds for Nesterov on two eigenvalues)."""
+        return max(sp.Poly(t.as_independent(z, as_Add=False)[1], z).degree() for t in sp.Add.make_args(self.full))
 
     def coefficients(self) -> list:
         """Coefficients of ``full`` in z, highest degree first."""
