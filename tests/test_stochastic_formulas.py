@@ -66,6 +66,19 @@ def test_degree_and_factorisation(name):
         assert rp.extra == z**4                              # spurious roots of the cleared denominators
 
 
+@pytest.mark.parametrize("name", ["sgd", "heavy-ball"])
+def test_full_polynomial_by_expansion_equals_the_shifted_secular_factor(name, monkeypatch):
+    """rate_polynomial reuses Q's factored coefficients for ``full`` when the extra factor is z^k (every
+    built-in method); the general route (expanding extra * Q) must give the very same expression."""
+    import momentum_verify.theory.stochastic as stochastic
+    spec = parse_spectrum("L^1,mu^(d-1)")
+    shifted = rate_polynomial(name, spec)
+    monkeypatch.setattr(stochastic, "_z_power", lambda expr: None)
+    expanded = rate_polynomial(name, spec)
+    assert sp.srepr(expanded.full) == sp.srepr(shifted.full)
+    assert sp.srepr(expanded.secular) == sp.srepr(shifted.secular)
+
+
 # --------------------------------------------------------------------------------------------------
 # the largest root is the rate: three independent routes
 # --------------------------------------------------------------------------------------------------
