@@ -245,22 +245,23 @@ def rate_polynomial(method, spectrum: Spectrum, batch=B, n=None, without_replace
     Qp = _product(PP) - sum((sp.Poly(mi * Ni, z) * _product(PP[:i] + PP[i + 1:])
                              for i, (Ni, mi) in enumerate(zip(Ns, spectrum.mults))), sp.Poly(0, z))
     sub = {F_B: f}
-    terms = [(e, sp.factor(c.subs(sub))) for (e,), c in Qp.terms()]
-    terms = [(e, c) for e, c in terms if c != 0]
+    terms = _factored_terms(Qp, sub)
     Q = _collect(terms)
     extra = sp.factor(sp.Mul(*Es).subs(sub))
     shift = _z_power(extra)
     if shift is None:
-        full = _collect(_factored_terms(sp.expand(Q * extra)))
+        full = _collect(_factored_terms(sp.Poly(sp.expand(Q * extra), z)))
     else:              # extra = z^k (every registered method): full's coefficients are Q's, shifted
         full = _collect([(e + shift, c) for e, c in terms])
     F = sp.Add(*[mi * (Ni / Pi).subs(sub) for Ni, Pi, mi in zip(Ns, Ps, spectrum.mults)])
     return RatePolynomial(method.name, spectrum, f, full, Q, extra, F)
 
 
-def _factored_terms(expanded: sp.Expr) -> list:
-    """[(e, c_e)] of a polynomial in z given expanded, each coefficient factored (readable, still exact)."""
-    return [(e, sp.factor(c)) for (e,), c in sp.Poly(expanded, z).terms()]
+def _factored_terms(p: sp.Poly, sub=None) -> list:
+    """[(e, c_e)] of the polynomial ``p`` in z, ``sub`` substituted in each coefficient and each one
+    factored (readable, still exact); the coefficients that vanish are left out."""
+    terms = [(e, sp.factor(c.subs(sub) if sub else c)) for (e,), c in p.terms()]
+    return [(e, c) for e, c in terms if c != 0]
 
 
 def _product(polys):
