@@ -176,8 +176,8 @@ class RankOneSecular:
         return z, w[:, -1], y, q, dth
 
     def solve(self, e, b, fB, z0=None):
-        """(z, ok, (P y, rho(K), sharp)) for points (e, b, fB) (arrays): the root, its check, and what the
-        gradient needs (P y: (G, N)). ``z0``: warm starts (default 1). Points are solved in groups of
+        """(z, ok, (P y, rho(K), sharp)) for points (e, b, fB) (arrays): the root (where ok is false, a lower
+        bound of rho), its check, and what the gradient needs (P y: (G, N)). ``z0``: warm starts (default 1). Points are solved in groups of
         one batch size, each group starting from the Ritz vectors its batch size left last time."""
         z0 = np.ones(e.size) if z0 is None else np.asarray(z0, dtype=float)
         z, rK = np.empty(e.size), np.empty(e.size)
@@ -252,7 +252,11 @@ class RankOneSecular:
         blurred = ok & ~sharp & (z - rK <= 1e-6 * np.abs(1 - rK))
         z = np.where(at_pole, rK, z)
         self._keep(float(fB[0]), W, y, sharp)
-        return z, sharp | blurred, sharp, Py, rK
+        # where the check fails z is only a lower bound of rho: the projected root where theta >= 1 there
+        # (a Ritz value is a lower bound of lambda_max(S(z)), and lambda_max(S) < 1 above rho(T)), else rho(K)
+        good = sharp | blurred
+        z = np.where(good | np.all(E > 0, axis=1) & np.isfinite(z) & (theta >= 1), z, rK)
+        return z, good, sharp, Py, rK
 
     def _keep(self, f, W, y, ok):
         """The next call's starting basis at f_B = f: up to WARM Ritz vectors of this call's verified
@@ -276,7 +280,8 @@ class RankOneSecular:
         return e, b, fB
 
     def rho(self, x, w, batches, z0=None):
-        """(rho, ok) at the points (x, w) with a batch size each (B = inf: rho(K))."""
+        """(rho, ok) at the points (x, w) with a batch size each (B = inf: rho(K)); where ok is false,
+        rho is a lower bound only (the projected root or rho(K))."""
         x, w = np.broadcast_arrays(np.atleast_1d(np.asarray(x, dtype=float)),
                                    np.atleast_1d(np.asarray(w, dtype=float)))
         e, b, fB = self._params(x, w, batches)

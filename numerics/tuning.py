@@ -95,6 +95,7 @@ class TuneGrid:
 
 
 DEFAULT_GRID = TuneGrid()
+ENGINE_POINTS = 8      # per batch size: points the rank-one evaluator cannot verify sent to the Krylov route
 
 
 def _json_number(x):
@@ -164,6 +165,8 @@ class _Rho(NamedTuple):
     x: np.ndarray
     w: np.ndarray
     batch: object = None          # None: the point's own batch size (math.inf: the deterministic limit)
+    above: object = None          # rho is needed only below this (broadcast with x): a point shown to be
+                                  # at or above it may be answered +inf (None: needed everywhere)
 
 
 class _Grad(NamedTuple):
@@ -188,6 +191,9 @@ class _Evaluator:
         self.momentum = method.uses_momentum
         self._local = None
         self.rank_one = _rank_one(method, model)
+        self._engine_memo = {}                   # (x, w, B) -> rho from the Krylov route
+        self._engine_points = {}                 # B -> points sent there
+        self.skipped = {}                        # B -> (least lower bound, count) of the points skipped
 
     def _engine(self, x, w, B):
         beta = -np.expm1(w) if self.momentum else np.zeros_like(w)
@@ -195,27 +201,47 @@ class _Evaluator:
             out = rates.rho_batches(self.method, self.model, B, np.exp(x), beta)
         return np.where(np.isfinite(out), out, np.inf)
 
-    def _fallback(self, x, w, B):
-        """The rate engine, point by point, where the rank-one evaluator could not verify a root; a
-        point where the engine finds no eigenpair either (RuntimeError: extreme steps) is +inf, one
-        the search then avoids (the optimum's rate is computed again by ``spectral_radius``)."""
+    def _fallback(self, x, w, B, lower):
+        """rho where the rank-one evaluator could not verify a root (``lower``: its lower bound there):
+        the matrix-free Krylov route (:func:`rates.matrix_free.krylov_double`), each point once (the
+        direct search polls some again), at most ENGINE_POINTS points per batch size. Beyond that
+        budget, and where that route forms no bracket or its brackets disagree (it would go on to
+        ARPACK on T: minutes a point), the point is +inf, one the search then avoids; its lower bound
+        is kept (:attr:`skipped`) for the result's notes."""
+        from .rates.matrix_free import krylov_double
         out = np.empty(x.size)
         for k in range(x.size):
-            try:
-                out[k] = self._engine(x[k:k + 1], w[k:k + 1], B[k:k + 1])[0]
-            except RuntimeError:
-                out[k] = np.inf
+            key = (float(x[k]), float(w[k]), B[k])
+            if key not in self._engine_memo:
+                r = None
+                if self._engine_points.get(B[k], 0) < ENGINE_POINTS:
+                    self._engine_points[B[k]] = self._engine_points.get(B[k], 0) + 1
+                    beta = -math.expm1(key[1]) if self.momentum else 0.0
+                    try:
+                        r = krylov_double(self.method, self.model, B[k], math.exp(key[0]), beta)
+                    except RuntimeError:
+                        r = None
+                if r is None:
+                    lo, n = self.skipped.get(B[k], (math.inf, 0))
+                    self.skipped[B[k]] = (min(lo, float(lower[k])), n + 1)
+                self._engine_memo[key] = math.inf if r is None or not math.isfinite(r.rho) else float(r.rho)
+            out[k] = self._engine_memo[key]
         return out
 
     def rho(self, reqs, batches) -> list:
-        """rho for each request (``batches``: the batch size of each request's search)."""
-        x, w, B = _concat([(np.asarray(r.x, dtype=float), np.asarray(r.w, dtype=float),
-                            r.batch if r.batch is not None else b) for r, b in zip(reqs, batches)])
+        """rho for each request (``batches``: the batch size of each request's search). A point the
+        rank-one evaluator cannot verify goes to the rate engine, unless the evaluator's lower bound of
+        rho there is already at or above the request's ``above``: then it is +inf."""
+        x, w, above, B = _concat([(np.asarray(r.x, dtype=float), np.asarray(r.w, dtype=float),
+                                   np.inf if r.above is None else np.asarray(r.above, dtype=float),
+                                   r.batch if r.batch is not None else b) for r, b in zip(reqs, batches)])
         if self.rank_one is None:
             return _split(self._engine(x, w, B), reqs)
         z, ok = self.rank_one.rho(x, w, B)
-        if not ok.all():
-            z[~ok] = self._fallback(x[~ok], w[~ok], B[~ok])
+        z[~ok & (z >= above)] = np.inf
+        redo = ~ok & np.isfinite(z)
+        if redo.any():
+            z[redo] = self._fallback(x[redo], w[redo], B[redo], z[redo])
         return _split(np.where(np.isfinite(z), z, np.inf), reqs)
 
     def grad(self, reqs, batches) -> list:
@@ -227,9 +253,10 @@ class _Evaluator:
         fb = fb.astype(bool)
         if self.rank_one is not None:
             z, g, ok, verified = self.rank_one.rho_gradient(x, w, z0, B)
-            z[~verified] = np.inf
-            if (~verified & fb).any():
-                z[~verified & fb] = self._fallback(x[~verified & fb], w[~verified & fb], B[~verified & fb])
+            redo = ~verified & fb
+            if redo.any():
+                z[redo] = self._fallback(x[redo], w[redo], B[redo], z[redo])
+            z[~verified & ~fb] = np.inf
         else:
             if self._local is None:
                 from .secular_local import LocalSecular
@@ -391,7 +418,8 @@ def _pattern_search(fun, centers, values, h0, two_d: bool, grid: TuneGrid, phase
         vals = np.full(pts.shape[:2], np.inf)
         ok = pts[..., 1] <= 0
         ok[:, len(stencil):] &= np.any(d[idx] != 0, axis=1)[:, None]
-        vals[ok] = yield from fun(pts[ok][:, 0], pts[ok][:, 1])
+        # a poll point only matters if it beats its start: the evaluator may skip the others
+        vals[ok] = yield from fun(pts[ok][:, 0], pts[ok][:, 1], np.broadcast_to(f[idx, None], ok.shape)[ok])
         best = np.argmin(vals, axis=1)
         bv = vals[np.arange(idx.size), best]
         move = bv < f[idx]
@@ -492,8 +520,8 @@ def _search(ws, x_max, grid: TuneGrid, rng, extra=()):
     """Grid on the chart over the momenta ``ws`` then direct search; ``extra``: (x, w, rho) starts."""
     chart = _Chart(ws, x_max)
 
-    def fun(y, w):
-        return (yield _Rho(chart.x(y, w), w))
+    def fun(y, w, above=None):
+        return (yield _Rho(chart.x(y, w), w, None, above))
 
     ys, hy = chart.y_grid(grid, rng)
     Y, W = np.broadcast_arrays(ys[None, :], np.asarray(ws, dtype=float)[:, None])
@@ -827,8 +855,8 @@ def _tune_structured(m, model, grid: TuneGrid, rng):
 
     def direct(best, x0, w0, r0):
         """The direct search from (x0, w0); its point replaces ``best`` only if it is better."""
-        def fun(a, b):
-            return (yield _Rho(a, b))
+        def fun(a, b, above):
+            return (yield _Rho(a, b, None, above))
         (x, w), f, h, gap = yield from _pattern_search(fun, [(x0, w0)], [r0], (0.1, 0.1), True, grid,
                                                        float(rng.uniform()))
         return _Local(float(x), float(w), f, float(h[0]), float(h[1]), gap, True) if f < best.rho else best
@@ -886,8 +914,9 @@ def _check_tunable(model):
                          "size and momentum), so there is nothing to tune")
 
 
-def _result(m, model, batch, found, count) -> TuneResult:
-    """The TuneResult at a search's point: rho and K from ``rates.spectral_radius`` there."""
+def _result(m, model, batch, found, count, skipped=None) -> TuneResult:
+    """The TuneResult at a search's point: rho and K from ``rates.spectral_radius`` there (``skipped``:
+    the least lower bound and the number of the points the evaluator skipped, :meth:`_Evaluator._fallback`)."""
     x, w, dx, dw, gap, notes = found
     lr, beta = math.exp(x), (-math.expm1(w) if m.uses_momentum else 0.0)
     res = rates.spectral_radius(m, model, batch, lr, beta)
@@ -898,6 +927,11 @@ def _result(m, model, batch, found, count) -> TuneResult:
                      rho_gap=gap, evaluations=count, notes=notes + list(res.notes))
     if not rho < 1:
         out.notes.append("no stable (eta, beta) found: rho >= 1 everywhere searched")
+    if skipped is not None and skipped[0] < rho:
+        out.notes.append(f"the search skipped {skipped[1]} points whose root the rank-one evaluator could not "
+                         f"verify (the Krylov route's budget of {ENGINE_POINTS} points a batch size spent, or "
+                         f"no bracket there); their rho is at least {math.floor(skipped[0] * 1e10) / 1e10:.10f} (a lower bound from Ritz "
+                         f"values, not certified), so a better point may lie among them")
     return out
 
 
@@ -943,8 +977,9 @@ def tune_many(method, model: SamplingModel, batches, *, seed: int = 0, grid: Tun
     batches = [model.check_batch(b) for b in batches]
     _check_tunable(model)
     searches = [_point_search(m, model, b, grid, refine, seed) for b in batches]
-    found, counts = _lockstep(_Evaluator(m, model), searches, batches)
-    return [_result(m, model, b, f, c) for b, f, c in zip(batches, found, counts)]
+    ev = _Evaluator(m, model)
+    found, counts = _lockstep(ev, searches, batches)
+    return [_result(m, model, b, f, c, ev.skipped.get(b)) for b, f, c in zip(batches, found, counts)]
 
 
 def _drive(method, model, batch, search):

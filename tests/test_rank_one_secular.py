@@ -61,6 +61,33 @@ def test_a_planted_wrong_root_is_not_verified():
     assert not ok[0] or abs(z[0] - r.rho) <= 1e-9
 
 
+@pytest.mark.parametrize("method", ["sgd", "heavy-ball", "nesterov"])
+def test_an_unverified_root_is_a_lower_bound(method):
+    """Subspaces too small to converge (MAX_DIM 1 to 3): where the check fails, the value returned is a
+    lower bound of rho (the projected root: Ritz values are lower bounds of lambda_max; or rho(K)), as
+    the tuner's filter assumes; against the rate engine (its bracket's lower end)."""
+    import momentum_verify.numerics.rank_one_secular as mod
+    model = FiniteSum(_rows(9, n=30, d=4))
+    rng = np.random.default_rng(4)
+    L = float(np.max(np.linalg.eigvalsh(model.hessian_array(np))))
+    e = np.exp(rng.uniform(np.log(0.01 / L), np.log(0.8 / L), 8))
+    b = rng.uniform(0.0, 0.95, 8) if method != "sgd" else np.zeros(8)
+    B = [1, 2, 3, 5, 8, 13, 2, 4]
+    unverified = 0
+    keep = mod.MAX_DIM
+    for dim in (1, 2, 3):
+        try:
+            mod.MAX_DIM = dim
+            z, ok = RankOneSecular(method, model).rho(np.log(e), np.log1p(-b), B)
+        finally:
+            mod.MAX_DIM = keep
+        for k in np.flatnonzero(~ok):
+            unverified += 1
+            r = rates.spectral_radius(method, model, B[k], e[k], b[k])
+            assert z[k] <= r.rho + 10.0 ** -r.digits, (dim, k, z[k], r.rho)
+    assert unverified >= 4
+
+
 def test_only_symmetric_rank_one_models():
     A = _rows(1)
     assert applies(FiniteSum(A)) and applies(Kaczmarz(A))

@@ -475,17 +475,56 @@ def test_rank_one_search_never_beaten_by_a_brute_force_grid():
 
 
 def test_rank_one_fallback_point_without_a_rate_is_avoided(monkeypatch):
-    """A point the rank-one evaluator cannot verify and where the rate engine raises (no eigenpair) is
-    +inf to the search, not an exception; the others get the engine's value."""
+    """A point the rank-one evaluator cannot verify goes to the Krylov route once; where that route
+    raises (brackets that disagree) or forms no bracket, the point is +inf to the search, not an
+    exception, and its lower bound is kept for the notes; a point polled again costs nothing."""
     from momentum_verify.numerics import tuning as T
+    from momentum_verify.numerics.rates import matrix_free
+    from momentum_verify.numerics.rates.result import RateResult
     ev = T._Evaluator(T.as_method("heavy-ball"), _matrix_free_finite_sum())
     calls = []
 
-    def engine(x, w, B):
-        calls.append(x[0])
+    def krylov(method, model, batch, e, b):
+        calls.append(e)
         if len(calls) == 2:
-            raise RuntimeError("the matrix-free route found no eigenpair of T")
-        return np.full(x.size, 0.5)
-    monkeypatch.setattr(ev, "_engine", engine)
-    out = ev._fallback(np.log([0.1, 0.2, 0.3]), np.zeros(3), np.array([4, 4, 4], dtype=object))
-    assert list(out) == [0.5, np.inf, 0.5]
+            raise RuntimeError("matrix-free: the brackets do not meet")
+        return None if len(calls) == 3 else RateResult(0.5, 10, None, "matrix-free", "double")
+    monkeypatch.setattr(matrix_free, "krylov_double", krylov)
+    B4 = np.array([4] * 4, dtype=object)
+    out = ev._fallback(np.log([0.1, 0.2, 0.3, 0.4]), np.zeros(4), B4, np.array([0.1, 0.2, 0.3, 0.4]))
+    assert list(out) == [0.5, np.inf, np.inf, 0.5]
+    assert ev.skipped[4] == (0.2, 2)
+    again = ev._fallback(np.log([0.4, 0.1]), np.zeros(2), B4[:2], np.array([0.4, 0.1]))
+    assert list(again) == [0.5, 0.5] and len(calls) == 4
+
+
+def test_points_that_cannot_beat_their_start_are_skipped(monkeypatch):
+    """A point the rank-one evaluator cannot verify but whose lower bound is at or above the request's
+    ``above`` (its poll's start) is +inf without the Krylov route; the others go there."""
+    from momentum_verify.numerics import tuning as T
+    ev = T._Evaluator(T.as_method("heavy-ball"), _matrix_free_finite_sum())
+    monkeypatch.setattr(ev.rank_one, "rho", lambda x, w, B: (np.array([0.3, 0.6, 0.2]),
+                                                              np.array([False, False, True])))
+    sent = []
+    monkeypatch.setattr(ev, "_fallback", lambda x, w, B, lower: sent.append(list(lower)) or np.full(x.size, 0.4))
+    out = ev.rho([T._Rho(np.log([0.1, 0.2, 0.3]), np.zeros(3), None, np.array([0.5, 0.5, 0.5]))], [4])[0]
+    assert list(out) == [0.4, np.inf, 0.2] and sent == [[0.3]]
+    out = ev.rho([T._Rho(np.log([0.1, 0.2, 0.3]), np.zeros(3))], [4])[0]     # above=None: needed everywhere
+    assert list(out) == [0.4, 0.4, 0.2] and sent[-1] == [0.3, 0.6]
+
+
+def test_rank_one_fallback_budget_per_batch_size(monkeypatch):
+    """At most ENGINE_POINTS points a batch size go to the Krylov route; the rest are +inf, counted with
+    their least lower bound, and the tuned result's notes say so when that bound is below its rho."""
+    from momentum_verify.numerics import tuning as T
+    from momentum_verify.numerics.rates import matrix_free
+    from momentum_verify.numerics.rates.result import RateResult
+    ev = T._Evaluator(T.as_method("heavy-ball"), _matrix_free_finite_sum())
+    monkeypatch.setattr(matrix_free, "krylov_double",
+                        lambda *a: RateResult(0.5, 10, None, "matrix-free", "double"))
+    n = T.ENGINE_POINTS + 3
+    for B in (2, 4):
+        out = ev._fallback(np.log(np.linspace(0.01, 0.1, n)), np.zeros(n), np.array([B] * n, dtype=object),
+                           np.linspace(0.3, 0.4, n))
+        assert list(out) == [0.5] * T.ENGINE_POINTS + [np.inf] * 3
+        assert ev.skipped[B] == (pytest.approx(np.linspace(0.3, 0.4, n)[T.ENGINE_POINTS]), 3)
