@@ -116,7 +116,7 @@ class RankOneSecular:
     def _dq(self, z, e, b, fB, which: int):
         """dq/d(z, eta or beta) (G, N) by complex step on theory's psi."""
         args = [z[:, None], e[:, None], b[:, None]]
-        h = 1e-30 * np.maximum(np.abs(args[which]), 1e-300)
+        h = 1e-30 * np.maximum(np.abs(args[which]), 1e-30)      # beta = 0 too (1e-30 * 1e-300 underflows)
         args[which] = args[which] + 1j * h
         with np.errstate(all="ignore"):
             R = 1 / self.psi(args[0], self.li, self.lj, args[1], args[2])

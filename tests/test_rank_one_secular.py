@@ -46,6 +46,19 @@ def test_gradient_matches_central_differences():
         assert abs((zp - zm) / (2 * h) - g[0, k]) <= 1e-5 * max(abs(g[0, k]), 1e-8)
 
 
+def test_gradient_at_beta_zero():
+    """At beta = 0 (w = 0, the tuner's sgd line) the momentum derivative exists (a complex step of
+    1e-30 * 1e-300 underflowed to 0 and made it nan): against a one-sided difference into beta > 0."""
+    model = FiniteSum(_rows(5))
+    ev = RankOneSecular("heavy-ball", model)
+    x, w = np.log([0.3]), np.zeros(1)
+    z, g, ok, verified = ev.rho_gradient(x, w, None, [4])
+    assert ok[0] and np.all(np.isfinite(g))
+    h = 1e-6
+    zm = ev.rho(x, w - h, [4])[0][0]
+    assert abs((z[0] - zm) / h - g[0, 1]) <= 1e-4 * abs(g[0, 1]) + 1e-6
+
+
 def test_a_planted_wrong_root_is_not_verified():
     """A subspace too small to hold the Perron direction: the residual check must refuse the root."""
     import momentum_verify.numerics.rank_one_secular as mod
