@@ -41,6 +41,8 @@ EPS = float(np.finfo(float).eps)
 FACTOR_BYTES = 1 << 28        # F (vech size x min(n, vech size) doubles) is built up to about 256 MiB
 POLE = 1e-13                  # z = rho(K) (1 + POLE) stands for rho(K)+
 RES_TOL = 1e-9                # residual of the Ritz pair (lambda_max error ~ residual^2 / gap)
+RES_FLOOR = 1e-8              # ... or this, once it has not halved in STALL steps (psi's rounding near a pole)
+STALL = 8
 MAX_DIM = 40                  # subspace dimension per point (warm-start basis included)
 WARM = 12                     # Ritz vectors kept as the next call's starting basis (per batch size)
 
@@ -211,33 +213,46 @@ class RankOneSecular:
             P = np.empty((G, N, 0))
             V = v.T
         zlo = rK.copy()
-        res = np.full(G, np.inf)
-        theta = np.full(G, np.nan)
-        y = None
+        res = np.full(G, np.inf)                           # relative residual of each Ritz pair
+        best, since = np.full(G, np.inf), np.zeros(G, dtype=int)
+        theta, dth = np.full(G, np.nan), np.full(G, np.nan)
+        y = np.zeros((G, k0))
+        Rv = np.zeros((G, r))
         act = np.ones(G, dtype=bool)
         for it in range(MAX_DIM):
+            idx = np.flatnonzero(act)
             if it > 0 or W0 is None:
-                # add the new directions (orthogonalised twice) to the active points' subspaces
-                Wn = np.where(act[:, None], V if it == 0 else Rv, 0.0)
+                # a new direction (orthogonalised twice) in the active points' subspaces, zero elsewhere
+                Wn = np.zeros((G, r))
+                Wi = (V if it == 0 else Rv)[idx]
+                nrm0 = np.linalg.norm(Wi, axis=1)
                 for _ in range(2):
-                    Wn -= np.einsum("grk,gk->gr", W, np.einsum("grk,gr->gk", W, Wn))
-                nrm = np.linalg.norm(Wn, axis=1)
+                    Wi -= np.einsum("grk,gk->gr", W[idx], np.einsum("grk,gr->gk", W[idx], Wi))
+                nrm = np.linalg.norm(Wi, axis=1)
                 with np.errstate(all="ignore"):
-                    Wn = Wn / nrm[:, None]
-                Wn[~act | ~(nrm > 0)] = 0
+                    Wi = Wi / nrm[:, None]
+                Wi[~(nrm > 1e-8 * nrm0)] = 0         # nothing new (the subspace is invariant): no column
+                Wn[idx] = Wi
+                Pn = np.zeros((G, N))
+                Pn[idx] = (F @ Wi.T).T
                 W = np.concatenate([W, Wn[:, :, None]], axis=2)
-                P = np.concatenate([P, (F @ Wn.T).T[:, :, None]], axis=2)
-            z, theta, y, q, dth = self._projected_root(P, z, zlo, e, b, fB, rK)
-            Py = np.einsum("gnk,gk->gn", P, y)
-            U = np.einsum("grk,gk->gr", W, y)
-            Rv = (F.T @ (q * Py).T).T - theta[:, None] * U
-            res = np.linalg.norm(Rv, axis=1)
-            act = ~(res <= RES_TOL * np.maximum(theta, 1e-300)) & np.isfinite(res)
+                P = np.concatenate([P, Pn[:, :, None]], axis=2)
+                y = np.concatenate([y, np.zeros((G, 1))], axis=1)
+            z[idx], theta[idx], y[idx], q, dth[idx] = self._projected_root(P[idx], z[idx], zlo[idx], e[idx],
+                                                                          b[idx], fB[idx], rK[idx])
+            U = np.einsum("grk,gk->gr", W[idx], y[idx])
+            Rv[idx] = (F.T @ (q * np.einsum("gnk,gk->gn", P[idx], y[idx])).T).T - theta[idx, None] * U
+            res[idx] = np.linalg.norm(Rv[idx], axis=1) / np.maximum(theta[idx], 1e-300)
+            # a residual that has not halved in STALL steps sits at psi's rounding (near a pole)
+            gain = res[idx] < best[idx] / 2
+            since[idx] = np.where(gain, 0, since[idx] + 1)
+            best[idx] = np.minimum(best[idx], res[idx])
+            act[idx] = ~(res[idx] <= RES_TOL) & np.isfinite(res[idx]) & (since[idx] < STALL)
             if not act.any():
                 break
         self.evaluations += G
         q, E = self._q(z, e, b, fB)
-        ok = (res <= RES_TOL * np.maximum(theta, 1e-300)) & np.all(E > 0, axis=1) & np.isfinite(z)
+        ok = ((res <= RES_TOL) | (since >= STALL) & (res <= RES_FLOOR)) & np.all(E > 0, axis=1) & np.isfinite(z)
         at_pole = z <= rK * (1 + POLE)
         # theta = 1 to the resolution of z (theta_z ~ 1 / (z - rho(K))) and of psi (relative error
         # kappa eps, large near a pole; q's is kappa eps / E)

@@ -7,8 +7,8 @@ For a method, a sampling model and a batch size B the tuned rate is
 with beta = 0 for methods without momentum. Every rho comes from :mod:`numerics.spectral` (``rho_grid``
 on whole grids at once, ``spectral_radius`` for the reported point); this module only searches.
 
-Decoupled models with noise (gaussian; coordinate with a diagonal H), and sgd on symmetric rank-one
-models on the matrix-free route, use the structured search:
+Decoupled models with noise (gaussian; coordinate with a diagonal H), and symmetric rank-one models
+on the matrix-free route (finite sums, kaczmarz), use the structured search:
 
 1. the beta = 0 line: the deterministic stability limit (bisection at B = inf), a logit scan under it,
    then from each of the best scan minima a safeguarded Newton on d rho / d ln eta = 0 inside the
@@ -782,14 +782,12 @@ def _closed_form_start(m, mu: float, L: float):
 
 
 def _structured_ok(m, model, batch) -> bool:
-    """The structured search applies: a decoupled model with noise and a nonzero secular term, or sgd on
-    a symmetric rank-one model on the matrix-free route (:func:`_rank_one`). Momentum methods on those
-    take the grid and direct search: on load_digits heavy ball's Newton ends at 1 - beta ~ 0.035 at
-    B = 32, 9e-4 worse in K than the direct search (better by 2e-3 and twice as fast at B = 256)."""
+    """The structured search applies: a decoupled model with noise and a nonzero secular term, or a
+    symmetric rank-one model on the matrix-free route (:func:`_rank_one`)."""
     if not _has_noise(model, batch):
         return False
     if model.decoupled is None:
-        return not m.uses_momentum and _rank_one_applies(m, model)
+        return _rank_one_applies(m, model)
     try:
         from .kernels import secular_tuning_kernel
         k = secular_tuning_kernel(m, model.decoupled)
@@ -942,8 +940,8 @@ def tune(method, model: SamplingModel, batch, *, seed: int = 0, grid: TuneGrid =
          refine: bool = True) -> TuneResult:
     """Optimal constant (eta, beta) of ``method`` at batch size ``batch`` (beta = 0 without momentum).
 
-    Decoupled models with noise, and sgd on symmetric rank-one models on the matrix-free route (finite
-    sums and kaczmarz at s d > 20), use the structured search (scans, theory's B = inf optimum as a start,
+    Decoupled models with noise, and symmetric rank-one models on the matrix-free route (finite sums and
+    kaczmarz at s d > 20), use the structured search (scans, theory's B = inf optimum as a start,
     trust-region Newton on the implicit derivatives of the secular root, or of lambda_max = 1 for the
     rank-one models, :mod:`numerics.rank_one_secular`); the others, and ``refine=False``, the grid and
     direct search.

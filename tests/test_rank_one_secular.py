@@ -101,6 +101,27 @@ def test_an_unverified_root_is_a_lower_bound(method):
     assert unverified >= 4
 
 
+def test_a_root_accepted_at_a_stalled_residual_is_right(monkeypatch):
+    """With RES_TOL out of reach only the stall rule can accept a root (a residual that stopped halving,
+    below RES_FLOOR: psi's rounding near a pole); those roots agree with the rate engine."""
+    import momentum_verify.numerics.rank_one_secular as mod
+    monkeypatch.setattr(mod, "RES_TOL", 1e-30)
+    model = FiniteSum(_rows(3))
+    ev = RankOneSecular("heavy-ball", model)
+    rng = np.random.default_rng(8)
+    L = float(np.max(np.linalg.eigvalsh(model.hessian_array(np))))
+    e = np.exp(rng.uniform(np.log(0.01 / L), np.log(0.8 / L), 6))
+    b = rng.uniform(0.0, 0.9, 6)
+    B = [1, 2, 3, 5, 8, 13]
+    z, ok = ev.rho(np.log(e), np.log1p(-b), B)
+    assert ok.sum() >= 5
+    for k in np.flatnonzero(ok):
+        r = rates.spectral_radius("heavy-ball", model, B[k], e[k], b[k])
+        assert abs(z[k] - r.rho) <= 1e-9 * max(1 - r.rho, 1e-3) + 10.0 ** -r.digits, (k, z[k], r.rho)
+    monkeypatch.setattr(mod, "RES_FLOOR", 1e-30)           # and without the floor nothing passes
+    assert not RankOneSecular("heavy-ball", model).rho(np.log(e), np.log1p(-b), B)[1].any()
+
+
 def test_only_symmetric_rank_one_models():
     A = _rows(1)
     assert applies(FiniteSum(A)) and applies(Kaczmarz(A))
