@@ -45,7 +45,8 @@ FAMILIES = {
     "secular_grid": "Horner-in-lambda plans of the double secular route "
                     "(operators.secular_grid_kernel, operators.secular_magnitude_kernel)",
     "pair_response": "(z, lambda_i, lambda_j, eta, beta) -> psi and its rounding factor kappa "
-                     "(operators.pair_response_kernel, operators.pair_response_error_kernel: matrix-free)",
+                     "(operators.pair_response_kernel, operators.pair_response_error_kernel: matrix-free); "
+                     "psi's numerator and denominator coefficients in z (operators.pair_response_z_kernel)",
     "secular_tuning": "the tuner's kernel (secular_tuning_kernel)",
 }
 #: the families keyed by method alone (the others by method and noise)
@@ -328,8 +329,11 @@ def family_data(family: str, method, noise=None):
         mags = {k: _fn_split(v, args) for k, v in op.secular_magnitude_plans(method, noise).items()}
         return {"grid": g, "magnitude": mags}
     if family == "pair_response":
+        num, den = op.pair_response_z_coeffs(method)
+        zargs = op.pair_response_args()[1:]
         return {"psi": Fn(op.pair_response(method), op.pair_response_args()),
-                "kappa": Fn(op.pair_response_error(method), op.pair_response_args())}
+                "kappa": Fn(op.pair_response_error(method), op.pair_response_args()),
+                "num": [Fn(c, zargs) for c in num], "den": [Fn(c, zargs) for c in den]}
     raise KeyError(family)
 
 

@@ -490,6 +490,30 @@ def pair_response_kernel(method: Method):
 
 
 @lru_cache(maxsize=None)
+def pair_response_z_coeffs(method: Method) -> tuple:
+    """(numerator, denominator) coefficients of psi = N(z) / D(z) in z, highest power first, each an
+    expanded polynomial in (lambda_i, lambda_j, eta, beta): for evaluating psi at many z per point."""
+    num, den = sp.fraction(sp.cancel(pair_response(method)))
+    return tuple(sp.Poly(num, symbols.z).all_coeffs()), tuple(sp.Poly(den, symbols.z).all_coeffs())
+
+
+@lru_cache(maxsize=None)
+def pair_response_z_kernel(method: Method):
+    """(lambda_i, lambda_j, eta, beta) -> ([N's coefficients], [D's coefficients]) of
+    :func:`pair_response_z_coeffs` (numpy, broadcasting; a constant coefficient is a scalar)."""
+    shipped = kernels.shipped("pair_response", method)
+    if shipped is not None and "num" in shipped:
+        fns = shipped["num"], shipped["den"]
+    else:
+        args = pair_response_args()[1:]
+        fns = tuple([sp.lambdify(args, c, "numpy") for c in cs] for cs in pair_response_z_coeffs(method))
+
+    def coeffs(lambda_i, lambda_j, eta, beta):
+        return tuple([f(lambda_i, lambda_j, eta, beta) for f in fs] for fs in fns)
+    return coeffs
+
+
+@lru_cache(maxsize=None)
 def pair_response_error(method: Method) -> sp.Expr:
     """kappa(z, lambda_i, lambda_j, eta, beta) with |fl(psi) - psi| <= kappa eps |psi| to first order
     for psi evaluated as :func:`pair_response` prints (a product of powers of expanded sums): the sum

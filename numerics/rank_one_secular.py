@@ -16,13 +16,16 @@ iteration (the projected root in z, then the residual added to the subspace) con
 The gradient of the root is exact from the Ritz vector (Hellmann-Feynman):
 d lambda_max = u^T F^T diag(dq) F u, so rho_p = -theta_p / theta_z.
 
-Near a pole of psi (a root squeezed against rho(K): small steps, an isolated small eigenvalue) psi's
-expanded denominator cancels and its relative error is kappa eps (numerics.operators'
-pair_response_error_kernel), up to 1e-5 at a root 1e-9 above rho(K); q is formed as
-f_B / (1 / psi + f_B lambda_i lambda_j), finite at the pole, and the theta = 1 check allows that rounding.
-Closer still (tiny steps), psi is rounding only and theta jumps by O(1) between neighbouring z: a root
-found there, within 1e-6 (1 - rho(K)) of rho(K), is accepted as rho(K) to that resolution (``sharp``
-false: no gradient).
+psi = N(z) / D(z) is evaluated by Horner in z from its coefficients (polynomials in lambda_i, lambda_j,
+eta, beta from theory, numerics.operators.pair_response_z_kernel), computed once per point and reused at
+every z of the root search; q = f_B N / (D + f_B lambda_i lambda_j N) and dq/dz follow from N, D and
+their derivatives. Near a pole of psi (a root squeezed against rho(K): small steps, an isolated small
+eigenvalue) D cancels and psi's relative error grows like kappa eps (numerics.operators'
+pair_response_error_kernel, the first-order factor of the expanded form, taken as the estimate), up to
+1e-5 at a root 1e-9 above rho(K); q stays finite at the pole, and the theta = 1 check allows that
+rounding. Closer still (tiny steps), psi is rounding only and theta jumps by O(1) between neighbouring
+z: a root found there, within 1e-6 (1 - rho(K)) of rho(K), is accepted as rho(K) to that resolution
+(no gradient).
 
 It is for a search only (no error bound): numerics.tuning uses it for models on the matrix-free route,
 and recomputes the rate at the optimum with the rate engine.
@@ -33,7 +36,8 @@ import math
 
 import numpy as np
 
-from .operators import as_method, batch_factor_value, pair_response_error_kernel, pair_response_kernel
+from .operators import (as_method, batch_factor_value, pair_response_error_kernel, pair_response_kernel,
+                        pair_response_z_kernel)
 from .rates.deterministic import deterministic_double
 from .rates.matrix_free import sym_packing
 
@@ -103,20 +107,50 @@ class RankOneSecular:
         self.li, self.lj = lam[iu[0]], lam[iu[1]]
         self.L2 = self.li * self.lj
         self.psi = pair_response_kernel(self.method)
+        self.psi_z = pair_response_z_kernel(self.method)
         self.kappa = pair_response_error_kernel(self.method)
         self.warm = {}                            # f_B -> orthonormal columns: the last Ritz vectors
         self.evaluations = 0
 
     # -- q(z) and its derivatives ------------------------------------------------------------------
-    def _q(self, z, e, b, fB):
-        """q (G, N) and E = 1 + f_B psi lambda_i lambda_j at z (G,), points (e, b, fB) (G,)."""
+    def _coeffs(self, e, b):
+        """psi = N(z) / D(z) per point and pair: (N's, D's) coefficients in z, arrays (degree + 1, G, N)."""
+        shape = (e.size, self.li.size)
         with np.errstate(all="ignore"):
-            P = self.psi(z[:, None], self.li, self.lj, e[:, None], b[:, None])
-            E = 1 + fB[:, None] * P * self.L2
-            return fB[:, None] / (1 / P + fB[:, None] * self.L2), E
+            num, den = self.psi_z(self.li, self.lj, e[:, None], b[:, None])
+        return tuple(np.stack([np.broadcast_to(np.asarray(c, dtype=float), shape) for c in cs]) for cs in (num, den))
 
-    def _dq(self, z, e, b, fB, which: int):
-        """dq/d(z, eta or beta) (G, N) by complex step on theory's psi."""
+    @staticmethod
+    def _horner(C, z, deriv: bool = False):
+        """p(z), or (p(z), p'(z)), for coefficient arrays C (highest first, (k, G, N)) at z (G,)."""
+        z = z[:, None]
+        p, dp = C[0], np.zeros_like(C[0])
+        for c in C[1:]:
+            if deriv:
+                dp = dp * z + p
+            p = p * z + c
+        return (p, dp) if deriv else p
+
+    def _q(self, z, e, b, fB, C=None):
+        """q (G, N) and E = 1 + f_B psi lambda_i lambda_j at z (G,), points (e, b, fB) (G,):
+        q = f_B N / (D + f_B lambda_i lambda_j N), E = (D + f_B lambda_i lambda_j N) / D (``C``:
+        :meth:`_coeffs` of the points, evaluated here if None)."""
+        C = self._coeffs(e, b) if C is None else C
+        n, d = self._horner(C[0], z), self._horner(C[1], z)
+        with np.errstate(all="ignore"):
+            s = d + fB[:, None] * self.L2 * n
+            return fB[:, None] * n / s, s / d
+
+    def _dq(self, z, e, b, fB, which: int, C=None):
+        """dq/d(z, eta or beta) (G, N): in z from psi's coefficients, f_B (N' D - N D') / (D + f_B
+        lambda_i lambda_j N)^2; in eta or beta by complex step on theory's psi."""
+        if which == 0:
+            C = self._coeffs(e, b) if C is None else C
+            n, dn = self._horner(C[0], z, deriv=True)
+            d, dd = self._horner(C[1], z, deriv=True)
+            with np.errstate(all="ignore"):
+                s = d + fB[:, None] * self.L2 * n
+                return fB[:, None] * (dn * d - n * dd) / (s * s)
         args = [z[:, None], e[:, None], b[:, None]]
         h = 1e-30 * np.maximum(np.abs(args[which]), 1e-30)      # beta = 0 too (1e-30 * 1e-300 underflows)
         args[which] = args[which] + 1j * h
@@ -126,9 +160,10 @@ class RankOneSecular:
             return -fB[:, None] * (R.imag / h) / (D * D)
 
     # -- the nonlinear Rayleigh-Ritz iteration ------------------------------------------------------
-    def _projected_root(self, P, z, zlo, e, b, fB, rK):
+    def _projected_root(self, P, z, zlo, e, b, fB, rK, C):
         """Per point the z with lambda_max(P^T diag(q(z)) P) = 1 above rho(K) (safeguarded Newton from
-        z), or rho(K)+ if it stays below 1 there; returns (z, theta, y, q, d theta / dz) there."""
+        z), or rho(K)+ if it stays below 1 there; returns (z, theta, y, q, d theta / dz) there (``C``:
+        :meth:`_coeffs` of the points)."""
         G = z.size
         zlo = zlo.copy()
         zhi = np.full(G, np.inf)
@@ -137,7 +172,8 @@ class RankOneSecular:
             idx = np.flatnonzero(act)
             if not idx.size:
                 break
-            q, _ = self._q(z[idx], e[idx], b[idx], fB[idx])
+            Ci = (C[0][:, idx], C[1][:, idx])
+            q, _ = self._q(z[idx], e[idx], b[idx], fB[idx], Ci)
             Pi = P[idx]
             A = np.matmul(Pi.transpose(0, 2, 1), q[:, :, None] * Pi)
             A = (A + A.transpose(0, 2, 1)) / 2
@@ -149,7 +185,7 @@ class RankOneSecular:
             up = th > 1                                # below the root
             zlo[idx] = np.where(up, np.maximum(zlo[idx], z[idx]), zlo[idx])
             zhi[idx] = np.where(th <= 1, np.minimum(zhi[idx], z[idx]), zhi[idx])
-            dq = self._dq(z[idx], e[idx], b[idx], fB[idx], 0)
+            dq = self._dq(z[idx], e[idx], b[idx], fB[idx], 0, Ci)
             Py = np.einsum("gnk,gk->gn", Pi, y)
             dth = np.sum(dq * Py * Py, axis=1)
             with np.errstate(all="ignore"):
@@ -167,14 +203,14 @@ class RankOneSecular:
             z[idx] = zn
             act[idx[done]] = False
         # the Ritz pair at the final z
-        q, _ = self._q(z, e, b, fB)
+        q, _ = self._q(z, e, b, fB, C)
         A = np.matmul(P.transpose(0, 2, 1), q[:, :, None] * P)
         A = (A + A.transpose(0, 2, 1)) / 2
         A[~np.all(np.isfinite(A), axis=(1, 2))] = 0
         w, U = np.linalg.eigh(A)
         y = U[:, :, -1]
         Py = np.einsum("gnk,gk->gn", P, y)
-        dth = np.sum(self._dq(z, e, b, fB, 0) * Py * Py, axis=1)
+        dth = np.sum(self._dq(z, e, b, fB, 0, C) * Py * Py, axis=1)
         return z, w[:, -1], y, q, dth
 
     def solve(self, e, b, fB, z0=None):
@@ -195,13 +231,14 @@ class RankOneSecular:
         to its rounding (else a root blurred by psi's rounding within 1e-6 (1 - rho(K)) of rho(K))."""
         G = e.size
         rK = deterministic_double(self.method, self.lam, e, b)[0]
+        C = self._coeffs(e, b)
         z = np.maximum(z0, rK * (1 + 1e-6))
         z = np.where(np.isfinite(z), z, 1.0)
         F = self.F
         N, r = F.shape
         W0 = self.warm.get(float(fB[0]))
         if W0 is None:                                      # a cold start: F^T q(z) F 1 / sqrt(r)
-            q, _ = self._q(z, e, b, fB)
+            q, _ = self._q(z, e, b, fB, C)
             v = F.T @ (q * (F @ np.full(r, 1 / math.sqrt(r)))[None, :]).T   # r x G
         if W0 is not None:
             k0 = W0.shape[1]
@@ -238,8 +275,9 @@ class RankOneSecular:
                 W = np.concatenate([W, Wn[:, :, None]], axis=2)
                 P = np.concatenate([P, Pn[:, :, None]], axis=2)
                 y = np.concatenate([y, np.zeros((G, 1))], axis=1)
+            Ci = (C[0][:, idx], C[1][:, idx])
             z[idx], theta[idx], y[idx], q, dth[idx] = self._projected_root(P[idx], z[idx], zlo[idx], e[idx],
-                                                                          b[idx], fB[idx], rK[idx])
+                                                                          b[idx], fB[idx], rK[idx], Ci)
             U = np.einsum("grk,gk->gr", W[idx], y[idx])
             Rv[idx] = (F.T @ (q * np.einsum("gnk,gk->gn", P[idx], y[idx])).T).T - theta[idx, None] * U
             res[idx] = np.linalg.norm(Rv[idx], axis=1) / np.maximum(theta[idx], 1e-300)
@@ -251,7 +289,7 @@ class RankOneSecular:
             if not act.any():
                 break
         self.evaluations += G
-        q, E = self._q(z, e, b, fB)
+        q, E = self._q(z, e, b, fB, C)
         ok = ((res <= RES_TOL) | (since >= STALL) & (res <= RES_FLOOR)) & np.all(E > 0, axis=1) & np.isfinite(z)
         at_pole = z <= rK * (1 + POLE)
         # theta = 1 to the resolution of z (theta_z ~ 1 / (z - rho(K))) and of psi (relative error

@@ -104,6 +104,8 @@ def test_shipped_kernels_are_bit_identical_to_lambdify(name):
     z, li, lj = rng.uniform(1, 2, (3, 1, 1)), rng.uniform(0.1, 2, (1, 4)), rng.uniform(0.1, 2, (4, 1))
     _same(operators.pair_response_kernel(m)(z, li, lj, 0.3, 0.6),
           derived(operators.pair_response_kernel)(plain)(z, li, lj, 0.3, 0.6), "psi", ())
+    _same(operators.pair_response_z_kernel(m)(li, lj, 0.3, 0.6),
+          derived(operators.pair_response_z_kernel)(plain)(li, lj, 0.3, 0.6), "psi's coefficients in z", ())
     for nn, noise in BUILTIN_NOISES.items():
         pn = DecoupledNoise(noise.alpha, noise.w, noise.omega)
         args = (lam, e, b, f, tau)
