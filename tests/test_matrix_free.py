@@ -222,3 +222,31 @@ def test_resolvent_iteration_failing_falls_back_to_arpack(monkeypatch):
     dense = spectral_radius("heavy-ball", model, 4, 0.05, 0.5, route="dense")
     assert r.digits >= 3
     assert abs(float(r.rho) - float(dense.rho)) <= 10.0 ** -min(r.digits, dense.digits)
+
+
+def _kaczmarz_mode_case():
+    """A Kaczmarz point (found by the tuner, heavy ball at B = 4, s d = 24) where the Krylov iterate settled
+    on another mode's root (0.9097, outside its own bracket [0.8563, 0.9004]) with one BLAS thread."""
+    rng = np.random.default_rng(103)
+    A = rng.standard_normal((80, 12)) * np.geomspace(1.0, 0.25, 12)
+    return Kaczmarz(A), 2.649203589550389, 0.4626667074013584
+
+
+def test_few_krylov_digits_on_a_small_model_take_the_resolvent_route_too(monkeypatch):
+    """Planted: a Krylov result with a valid but one-digit bracket; matrix_free_double then also runs the
+    resolvent route and returns the tighter bracket, which holds against the dense route."""
+    from momentum_verify.numerics.rates.result import RateResult
+    model, lr, mom = _kaczmarz_mode_case()
+    dense = spectral_radius("heavy-ball", model, 4, lr, mom, route="dense")
+    monkeypatch.setattr(mf, "krylov_double", lambda *a, **k: RateResult(0.9, 1, None, "matrix-free", "double"))
+    res = mf.matrix_free_double(mf.as_method("heavy-ball"), model, 4, lr, mom)
+    assert res.digits >= 10
+    assert abs(res.rho - dense.rho) <= 10.0 ** -res.digits + 10.0 ** -dense.digits
+
+
+def test_the_kaczmarz_mode_case_gets_its_digits():
+    model, lr, mom = _kaczmarz_mode_case()
+    dense = spectral_radius("heavy-ball", model, 4, lr, mom, route="dense")
+    res = spectral_radius("heavy-ball", model, 4, lr, mom)
+    assert res.route == "matrix-free" and res.digits >= 10
+    assert abs(res.rho - dense.rho) <= 10.0 ** -res.digits + 10.0 ** -dense.digits

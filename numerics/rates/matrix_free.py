@@ -700,6 +700,7 @@ class KrylovReduction:
 
 
 T_CHECK_MAX = 256        # s d up to which the Krylov bracket is also checked by Collatz-Wielandt bounds on T
+RETRY_DIGITS = 6         # ... and up to which fewer digits than this send the point to the resolvent route too
 T_CHECK_STEPS = 40       # at most this many power steps on T for that check
 
 
@@ -758,13 +759,17 @@ def krylov_double(method, model, batch, e, b, *, target_digits: int = 10, check_
 
 def matrix_free_double(method, model, batch, e, b) -> RateResult:
     """Rank-one models: :func:`krylov_double` (the Collatz-Wielandt bracket of the reduced operator);
-    otherwise, or where it forms no bracket, :func:`resolvent_double`."""
+    otherwise, or where it forms no bracket, :func:`resolvent_double`. On small models (s d <=
+    T_CHECK_MAX) a Krylov bracket with fewer than RETRY_DIGITS digits (its iterate can settle on another
+    mode's root, outside its own bracket) is compared with the resolvent route's: the tighter one wins."""
     if batch_factor_value(model, batch) == 0.0:        # no noise: the deterministic rate, exactly
         return deterministic_result(method, model, e, b)
     if hasattr(model, "component_arrays"):
         res = krylov_double(method, model, batch, e, b)
-        if res is not None:
+        if res is not None and (res.digits >= RETRY_DIGITS or as_method(method).s * model.d > T_CHECK_MAX):
             return res
+        alt = resolvent_double(method, model, batch, e, b)
+        return alt if res is None or alt.digits > res.digits else res
     return resolvent_double(method, model, batch, e, b)
 
 
