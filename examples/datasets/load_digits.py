@@ -11,7 +11,7 @@ depend on it. Run::
 
     python examples/datasets/load_digits.py            # a few rates (seconds)
     python examples/datasets/load_digits.py --tune 1 2 4 8 16 32 64 128 256 512 1024
-        # the tuned sgd and heavy-ball K(B) curves by numerics.tuning.tune_curve (minutes)
+        # the tuned sgd and heavy-ball K(B) curves by numerics.tuning.tune_curve (about 2 minutes with --workers 2)
 
 The tuner searches with numerics.rank_one_secular (a symmetric eigenproblem per point, search grade)
 and recomputes rho and K at each optimum on the matrix-free route, with their digits.
