@@ -11,8 +11,11 @@ Phi_z = f_B diag(psi(z)) C0 (matrix_free's Psi(z) o C_B) then gives, for z > rho
 and S(z) is symmetric. Where E > 0 on (rho(T), inf), S(z) -> 0 as z -> inf and det(I - Phi_z) != 0 above
 rho(T), so rho(T) is the largest z with lambda_max(S(z)) = 1 (or rho(K) when lambda_max(S(rho(K)+)) <= 1:
 q stays finite at the pole, q -> 1 / (lambda_i lambda_j)). Ritz values of a symmetric matrix are lower
-bounds of lambda_max, so a subspace never proposes a root of another mode; a nonlinear Rayleigh-Ritz
-iteration (the projected root in z, then the residual added to the subspace) converges to the top one.
+bounds of lambda_max, so a projected root is at most rho(T); a nonlinear Rayleigh-Ritz iteration (the
+projected root in z, then the residual added to the subspace) converges to the top mode, unless the
+subspace holds an exact eigenvector of another mode and nothing of the top one (a zero residual at the
+wrong root): so every solve, warm-started or not, first adds F^T q(z) F 1, which has components on all
+modes. The residual check alone cannot tell the modes apart: this is a search-grade value.
 The gradient of the root is exact from the Ritz vector (Hellmann-Feynman):
 d lambda_max = u^T F^T diag(dq) F u, so rho_p = -theta_p / theta_z.
 
@@ -237,9 +240,10 @@ class RankOneSecular:
         F = self.F
         N, r = F.shape
         W0 = self.warm.get(float(fB[0]))
-        if W0 is None:                                      # a cold start: F^T q(z) F 1 / sqrt(r)
-            q, _ = self._q(z, e, b, fB, C)
-            v = F.T @ (q * (F @ np.full(r, 1 / math.sqrt(r)))[None, :]).T   # r x G
+        # the first new direction, F^T q(z) F 1 / sqrt(r), also after a warm start: a warm basis can hold
+        # an exact eigenvector of another mode (zero residual at that mode's root)
+        q, _ = self._q(z, e, b, fB, C)
+        V = (F.T @ (q * (F @ np.full(r, 1 / math.sqrt(r)))[None, :]).T).T    # G x r
         if W0 is not None:
             k0 = W0.shape[1]
             W = np.repeat(W0[None], G, axis=0)
@@ -248,7 +252,6 @@ class RankOneSecular:
             k0 = 0
             W = np.empty((G, r, 0))
             P = np.empty((G, N, 0))
-            V = v.T
         zlo = rK.copy()
         res = np.full(G, np.inf)                           # relative residual of each Ritz pair
         best, since = np.full(G, np.inf), np.zeros(G, dtype=int)
@@ -258,23 +261,22 @@ class RankOneSecular:
         act = np.ones(G, dtype=bool)
         for it in range(MAX_DIM):
             idx = np.flatnonzero(act)
-            if it > 0 or W0 is None:
-                # a new direction (orthogonalised twice) in the active points' subspaces, zero elsewhere
-                Wn = np.zeros((G, r))
-                Wi = (V if it == 0 else Rv)[idx]
-                nrm0 = np.linalg.norm(Wi, axis=1)
-                for _ in range(2):
-                    Wi -= np.einsum("grk,gk->gr", W[idx], np.einsum("grk,gr->gk", W[idx], Wi))
-                nrm = np.linalg.norm(Wi, axis=1)
-                with np.errstate(all="ignore"):
-                    Wi = Wi / nrm[:, None]
-                Wi[~(nrm > 1e-8 * nrm0)] = 0         # nothing new (the subspace is invariant): no column
-                Wn[idx] = Wi
-                Pn = np.zeros((G, N))
-                Pn[idx] = (F @ Wi.T).T
-                W = np.concatenate([W, Wn[:, :, None]], axis=2)
-                P = np.concatenate([P, Pn[:, :, None]], axis=2)
-                y = np.concatenate([y, np.zeros((G, 1))], axis=1)
+            # a new direction (orthogonalised twice) in the active points' subspaces, zero elsewhere
+            Wn = np.zeros((G, r))
+            Wi = (V if it == 0 else Rv)[idx]
+            nrm0 = np.linalg.norm(Wi, axis=1)
+            for _ in range(2):
+                Wi -= np.einsum("grk,gk->gr", W[idx], np.einsum("grk,gr->gk", W[idx], Wi))
+            nrm = np.linalg.norm(Wi, axis=1)
+            with np.errstate(all="ignore"):
+                Wi = Wi / nrm[:, None]
+            Wi[~(nrm > 1e-8 * nrm0)] = 0         # nothing new (the subspace is invariant): no column
+            Wn[idx] = Wi
+            Pn = np.zeros((G, N))
+            Pn[idx] = (F @ Wi.T).T
+            W = np.concatenate([W, Wn[:, :, None]], axis=2)
+            P = np.concatenate([P, Pn[:, :, None]], axis=2)
+            y = np.concatenate([y, np.zeros((G, 1))], axis=1)
             Ci = (C[0][:, idx], C[1][:, idx])
             z[idx], theta[idx], y[idx], q, dth[idx] = self._projected_root(P[idx], z[idx], zlo[idx], e[idx],
                                                                           b[idx], fB[idx], rK[idx], Ci)

@@ -142,6 +142,20 @@ def test_psi_from_its_coefficients_in_z(method):
     assert np.allclose(psi, ref, rtol=1e-12, atol=0)
 
 
+def test_a_warm_basis_holding_another_modes_eigenvector_is_not_trusted():
+    """Kidambi's 2-D finite sum: S(z) has fixed eigenvectors, so after a solve at a small step the warm
+    basis is an exact eigenvector of the mode that is no longer the top one (zero residual at that mode's
+    root). The first new direction is added after a warm start too: the root is the dense route's."""
+    from momentum_verify.numerics.operators import batch_factor_value
+    model = FiniteSum(np.array([[1.0, 0.0], [0.0, 0.1]]))
+    ev = RankOneSecular("sgd", model)
+    fB = np.array([batch_factor_value(model, 1)])
+    for lr in (0.1, 1.79, 2.6156):
+        z, ok, _ = ev.solve(np.array([lr]), np.zeros(1), fB)
+        r = rates.spectral_radius("sgd", model, 1, lr, 0.0)
+        assert ok[0] and abs(z[0] - r.rho) <= 1e-9, (lr, z[0], r.rho)
+
+
 def test_only_symmetric_rank_one_models():
     A = _rows(1)
     assert applies(FiniteSum(A)) and applies(Kaczmarz(A))
