@@ -123,7 +123,7 @@ def run(args) -> int:
     path = args.report or (None if partial else DEFAULT_REPORT)
     if path:
         try:
-            write_report(outcomes, path, command=_command_line(args), prune=not partial)
+            write_report(outcomes, path, command=_command_line(args), prune=not partial, workers=workers)
         except OSError as exc:                          # checked up front; a disk that fills up since
             from ..theory.errors import InputError
             raise InputError("report", f"cannot write {path!r}: {exc.strerror or exc}") from None

@@ -170,20 +170,33 @@ def _interp_loglog(xs, ys, x):
     return float(np.exp(np.interp(np.log(x), np.log(xs), np.log(ys))))
 
 
-def draw_figures(outcomes: list[Outcome], fig_dir: Path, rel: str, prune: bool = False) -> None:
-    """Draw every plot the verdicts carry into ``fig_dir``; record the relative paths in the verdicts.
-    ``prune`` removes PNGs in ``fig_dir`` that no verdict drew (stale figures of a full run)."""
-    drawn = set()
+def _draw(job) -> None:
+    kind, data, path = job
+    PLOTTERS[kind](data, path)
+
+
+def draw_figures(outcomes: list[Outcome], fig_dir: Path, rel: str, prune: bool = False, workers: int = 1) -> None:
+    """Draw every plot the verdicts carry into ``fig_dir`` (over ``workers`` fork processes when more than
+    one); record the relative paths in the verdicts. ``prune`` removes PNGs in ``fig_dir`` that no verdict
+    drew (stale figures of a full run)."""
+    drawn, jobs = set(), []
     for o in outcomes:
         for data in o.verdict.plots:
-            plotter = PLOTTERS.get(data.get("kind"))
-            if plotter is None:
+            if data.get("kind") not in PLOTTERS:
                 continue
             fig_dir.mkdir(parents=True, exist_ok=True)
             name = re.sub(r"[^A-Za-z0-9_.-]+", "_", data["name"]) + ".png"
-            plotter(data, fig_dir / name)
+            jobs.append((data["kind"], data, fig_dir / name))
             drawn.add(name)
             o.verdict.figures.append(f"{rel}/{name}")
+    import multiprocessing as mp
+    if workers > 1 and len(jobs) > 1 and "fork" in mp.get_all_start_methods():
+        from concurrent.futures import ProcessPoolExecutor
+        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("fork")) as pool:
+            list(pool.map(_draw, jobs))
+    else:
+        for job in jobs:
+            _draw(job)
     if prune and fig_dir.is_dir():
         for old in fig_dir.glob("*.png"):
             if old.name not in drawn:
@@ -257,11 +270,12 @@ def render_markdown(outcomes: list[Outcome], *, command: str = "momentum-verify 
 
 
 def write_report(outcomes: list[Outcome], path, *, command: str = "momentum-verify check",
-                 prune: bool = False) -> Path:
-    """Draw the figures into ``figures/`` beside ``path`` and write the markdown report."""
+                 prune: bool = False, workers: int = 1) -> Path:
+    """Draw the figures into ``figures/`` beside ``path`` (over ``workers`` processes) and write the
+    markdown report."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    draw_figures(outcomes, path.parent / "figures", "figures", prune=prune)
+    draw_figures(outcomes, path.parent / "figures", "figures", prune=prune, workers=workers)
     path.write_text(render_markdown(outcomes, command=command))
     return path
 
