@@ -217,9 +217,10 @@ class RankOneSecular:
         return z, w[:, -1], y, q, dth
 
     def solve(self, e, b, fB, z0=None):
-        """(z, ok, (P y, rho(K), sharp)) for points (e, b, fB) (arrays): the root (where ok is false, a lower
-        bound of rho), its check, and what the gradient needs (P y: (G, N)). ``z0``: warm starts (default 1). Points are solved in groups of
-        one batch size, each group starting from the Ritz vectors its batch size left last time."""
+        """(z, ok, (P y, rho(K), sharp)) for points (e, b, fB) (arrays): the root (where ok is false, a
+        lower bound of rho), its check, and what the gradient needs (P y: (G, N)). ``z0``: warm starts
+        (default 1). Points are solved in groups of one batch size, each group starting from the Ritz
+        vectors its batch size left last time."""
         z0 = np.ones(e.size) if z0 is None else np.asarray(z0, dtype=float)
         z, rK = np.empty(e.size), np.empty(e.size)
         ok, sharp = np.empty(e.size, dtype=bool), np.empty(e.size, dtype=bool)

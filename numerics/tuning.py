@@ -231,7 +231,7 @@ class _Evaluator:
 
     def rho(self, reqs, batches) -> list:
         """rho for each request (``batches``: the batch size of each request's search). A point the
-        rank-one evaluator cannot verify goes to the rate engine, unless the evaluator's lower bound of
+        rank-one evaluator cannot verify goes to :meth:`_fallback`, unless the evaluator's lower bound of
         rho there is already at or above the request's ``above``: then it is +inf."""
         x, w, above, B = _concat([(np.asarray(r.x, dtype=float), np.asarray(r.w, dtype=float),
                                    np.inf if r.above is None else np.asarray(r.above, dtype=float),
@@ -936,10 +936,11 @@ def _result(m, model, batch, found, count, skipped=None) -> TuneResult:
     if not rho < 1:
         out.notes.append("no stable (eta, beta) found: rho >= 1 everywhere searched")
     if skipped is not None and skipped[0] < rho:
+        lo = math.floor(skipped[0] * 1e10) / 1e10          # rounded down: still a lower bound
         out.notes.append(f"the search skipped {skipped[1]} points whose root the rank-one evaluator could not "
                          f"verify (the Krylov route's budget of {ENGINE_POINTS} points a batch size spent, or "
-                         f"no bracket there); their rho is at least {math.floor(skipped[0] * 1e10) / 1e10:.10f} (a lower bound from Ritz "
-                         f"values, not certified), so a better point may lie among them")
+                         f"no bracket there); their rho is at least {lo:.10f} (a lower bound from Ritz values, "
+                         f"not certified), so a better point may lie among them")
     return out
 
 
