@@ -140,3 +140,24 @@ def test_check_command_bad_rule_exits_2(capsys):
     assert main(["check", "--only", "nothing", "--momentum-rule", "import os"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "momentum-rule" in err
+
+
+def test_rule_search_pruned_by_the_deterministic_bound_is_the_full_grid(monkeypatch):
+    """best_K_under_rule evaluates each grid in the order of rho(Mbar)^2 <= rho(T) and stops where that
+    bound passes the best rho: the same (K, eta, beta) as every point evaluated; with a planted bound
+    that is too high (not a lower bound) the pruning would drop the minimum, and the answers differ."""
+    import numpy as np
+    from momentum_verify.numerics.rates import deterministic
+    from momentum_verify.verify.claims import garg_derezinski as g
+    cases = [("kaczmarz-coherent-rows", "heavy-ball", 4, 2.0), ("coordinate-dense-6x6", "nesterov", 16, 0.5),
+             ("gaussian-uniform", "heavy-ball", 64, 2.0)]
+    full = {}
+    for c in cases:
+        monkeypatch.setattr(g, "RULE_CHUNK", 10**9)
+        full[c] = g.rule_search(c[1], c[0], c[2], g.DEFAULT_RULES[c[1]], c[3])
+        monkeypatch.setattr(g, "RULE_CHUNK", 40)
+        assert g.rule_search(c[1], c[0], c[2], g.DEFAULT_RULES[c[1]], c[3]) == full[c], c
+    real = deterministic.deterministic_double
+    monkeypatch.setattr(deterministic, "deterministic_double",
+                        lambda m, lam, e, b: (1.0 + 0.0 * real(m, lam, e, b)[0] - 1e-3 * np.log(e),))
+    assert any(g.rule_search(c[1], c[0], c[2], g.DEFAULT_RULES[c[1]], c[3]) != full[c] for c in cases)

@@ -371,6 +371,7 @@ DEFAULT_RULES = {"heavy-ball": "(1 - sqrt(eta*mu))^2", "nesterov": "(1 - sqrt(et
 RULE_BATCHES = (1, 16, 256, 4096, 65536)
 NEAR_OPTIMAL = 1.5
 VERIFY_TOP = 6          # grid candidates re-evaluated with spectral_radius until one is confirmed
+RULE_CHUNK = 40         # grid points evaluated at a time, in the order of their lower bound
 
 
 def parse_momentum_rule(text: str) -> sp.Expr:
@@ -385,16 +386,31 @@ def _rule_kernel(expr: sp.Expr):
 
 def best_K_under_rule(method, model, batch, rule, cn, eta_max) -> tuple[float, float, float]:
     """min over eta of K(eta, beta = rule(eta)): a log grid over (eta_max 1e-6, eta_max], then a finer
-    grid around the best point. Returns (K, eta, beta); K = inf when no eta gives a valid beta and rho < 1."""
+    grid around the best point. Returns (K, eta, beta); K = inf when no eta gives a valid beta and rho < 1.
+
+    Each grid is evaluated in the order of the lower bound rho(T) >= rho(Mbar)^2 (the deterministic rate,
+    closed form), in chunks, until the bound of the next point is above the best rho found: the points
+    left out cannot be the minimum (they stay +inf), so the argmin is the full grid's."""
+    from ...numerics.operators import as_method
     from ...numerics.rates import rho_grid, spectral_radius
+    from ...numerics.rates.deterministic import deterministic_double
+    lam = np.asarray(model.spectrum_array(), dtype=float)
 
     def evaluate(etas):
         with np.errstate(all="ignore"):
             b = np.asarray(rule(etas, batch, cn["kappa"], cn["kappa_bar"], cn["mu"], cn["L"]), float) * np.ones_like(etas)
-        good = np.isfinite(b) & (b >= 0) & (b < 1)
+        good = np.flatnonzero(np.isfinite(b) & (b >= 0) & (b < 1))
         rho = np.full(etas.shape, np.inf)
-        if good.any():
-            rho[good] = rho_grid(method, model, batch, etas[good], b[good])
+        if good.size:
+            with np.errstate(all="ignore"):
+                lb = deterministic_double(as_method(method), lam, etas[good], b[good])[0] * (1 - 1e-12)
+            order = np.argsort(lb, kind="stable")
+            best, k = math.inf, 0
+            while k < order.size and not lb[order[k]] >= best:
+                sel = good[order[k:k + RULE_CHUNK]]
+                rho[sel] = rho_grid(method, model, batch, etas[sel], b[sel])
+                best = min(best, float(np.min(rho[sel])))
+                k += RULE_CHUNK
         return rho, b
 
     etas = np.geomspace(eta_max * 1e-6, eta_max, 241)
