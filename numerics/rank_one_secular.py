@@ -30,8 +30,9 @@ rounding. Closer still (tiny steps), psi is rounding only and theta jumps by O(1
 z: a root found there, within 1e-6 (1 - rho(K)) of rho(K), is accepted as rho(K) to that resolution
 (no gradient).
 
-It is for a search only (no error bound): numerics.tuning uses it for models on the matrix-free route,
-and recomputes the rate at the optimum with the rate engine.
+It is for a search only (no error bound): numerics.tuning uses it for these models on the matrix-free
+route, and for its structured search on the dense route too, and recomputes the rate at the optimum with
+the rate engine.
 """
 from __future__ import annotations
 
@@ -121,7 +122,8 @@ class RankOneSecular:
         shape = (e.size, self.li.size)
         with np.errstate(all="ignore"):
             num, den = self.psi_z(self.li, self.lj, e[:, None], b[:, None])
-        return tuple(np.stack([np.broadcast_to(np.asarray(c, dtype=float), shape) for c in cs]) for cs in (num, den))
+        return tuple(np.stack([np.broadcast_to(np.asarray(c, dtype=float), shape) for c in cs])
+                     for cs in (num, den))
 
     @staticmethod
     def _horner(C, z, deriv: bool = False):

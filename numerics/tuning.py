@@ -214,9 +214,9 @@ class _Evaluator:
         for k in range(x.size):
             key = (float(x[k]), float(w[k]), B[k])
             if key not in self._engine_memo:
-                r = None
-                if self._engine_points.get(B[k], 0) < ENGINE_POINTS:
-                    self._engine_points[B[k]] = self._engine_points.get(B[k], 0) + 1
+                r, sent = None, self._engine_points.get(B[k], 0)
+                if sent < ENGINE_POINTS:
+                    self._engine_points[B[k]] = sent + 1
                     beta = -math.expm1(key[1]) if self.momentum else 0.0
                     try:
                         r = krylov_double(self.method, self.model, B[k], math.exp(key[0]), beta)

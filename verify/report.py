@@ -12,7 +12,7 @@ import re
 import textwrap
 from pathlib import Path
 
-from .runner import Outcome, jsonable
+from .runner import Outcome, _fork_pool, jsonable
 
 VERDICT_MARK = {"holds": "holds", "fails": "**fails**", "inconclusive": "inconclusive"}
 _ROW = re.compile(r"^\|\s*`([^`]+)`\s*\|(?:[^|\\]|\\.)*\|\s*\**(holds|fails|inconclusive)\**\s*\|")
@@ -191,8 +191,7 @@ def draw_figures(outcomes: list[Outcome], fig_dir: Path, rel: str, prune: bool =
             o.verdict.figures.append(f"{rel}/{name}")
     import multiprocessing as mp
     if workers > 1 and len(jobs) > 1 and "fork" in mp.get_all_start_methods():
-        from concurrent.futures import ProcessPoolExecutor
-        with ProcessPoolExecutor(min(workers, len(jobs)), mp_context=mp.get_context("fork")) as pool:
+        with _fork_pool(min(workers, len(jobs))) as pool:          # the run's own pool kind
             list(pool.map(_draw, jobs))
     else:
         for job in jobs:
